@@ -1,0 +1,199 @@
+//! Builds the shared services from settings and serves HTTP with graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::admin::{AdminContext, AdminPolicy};
+use crate::clock::SharedClock;
+use crate::config::Settings;
+use crate::crypto::{CryptoError, SecretHasher};
+use crate::jose::{self, KeyError, KeyPolicy, KeyRing};
+use crate::oauth::metadata;
+use crate::state::{AppState, MetadataDocument};
+use crate::storage::{PoolOptions, Store, StoreError};
+use crate::telemetry;
+
+/// How often every instance re-reads keys and checks whether rotation is due.
+const KEY_SCHEDULE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The database could not be reached or migrated.
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+    /// Signing keys could not be loaded or created.
+    #[error("{0}")]
+    Keys(#[from] KeyError),
+    /// The key-encryption key is unusable.
+    #[error("{0}")]
+    Crypto(#[from] CryptoError),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, #[source] std::io::Error),
+}
+
+/// Connects to the configured database with the configured pool bounds.
+pub async fn connect_store(settings: &Settings) -> Result<Store, StoreError> {
+    let database = &settings.raw.database;
+    let options = PoolOptions {
+        max_connections: database.max_connections,
+        acquire_timeout: database.acquire_timeout,
+    };
+    Store::connect(settings.database_kind, &database.url, options).await
+}
+
+/// The admin use-cases' context for these settings.
+pub fn admin_context(
+    settings: &Settings,
+    store: Store,
+    hasher: SecretHasher,
+    clock: SharedClock,
+) -> AdminContext {
+    AdminContext {
+        store,
+        hasher,
+        clock,
+        policy: Arc::new(AdminPolicy {
+            allow_loopback_http: settings.dev_loopback(),
+            max_page_size: settings.raw.admin.max_page_size,
+            bootstrap_token: settings.raw.admin.bootstrap_token.clone(),
+        }),
+    }
+}
+
+/// Connects, migrates, loads keys and assembles the state every request shares.
+pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppState, StartError> {
+    let store = connect_store(&settings).await?;
+    store.migrate().await?;
+    let kek = jose::load_key_encryption_key(&settings)?;
+    let hasher = kek.secret_hasher()?;
+    let keyring = KeyRing::load(
+        store.clone(),
+        kek,
+        KeyPolicy::from_settings(&settings),
+        clock.now(),
+    )
+    .await?;
+    let admin = admin_context(&settings, store.clone(), hasher, clock.clone());
+    let metadata = MetadataDocument(metadata::render(&settings.issuer));
+    Ok(AppState {
+        settings: Arc::new(settings),
+        store,
+        keyring: Arc::new(keyring),
+        clock,
+        admin,
+        metadata,
+        metrics: telemetry::metrics_handle(),
+    })
+}
+
+/// A server running in the background (tests, embedding).
+pub struct RunningServer {
+    /// The bound address (useful with port 0).
+    pub addr: SocketAddr,
+    /// The shared state, for inspection.
+    pub state: AppState,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    /// Stops accepting, lets in-flight requests finish, closes the pool.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+        self.state.store.close().await;
+    }
+}
+
+/// Builds the state, binds `server.listen` and serves until `stop`.
+pub async fn spawn(settings: Settings, clock: SharedClock) -> Result<RunningServer, StartError> {
+    let listen = settings.raw.server.listen;
+    let state = build_state(settings, clock).await?;
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| StartError::Bind(listen, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Bind(listen, e))?;
+    let shutdown = CancellationToken::new();
+    spawn_key_schedule(&state, shutdown.clone());
+    let router = crate::web::router(state.clone());
+    let stopped = shutdown.clone();
+    let task = tokio::spawn(async move {
+        axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { stopped.cancelled().await })
+        .await
+    });
+    Ok(RunningServer {
+        addr,
+        state,
+        shutdown,
+        task,
+    })
+}
+
+/// Serves until SIGTERM or Ctrl-C, then drains within `server.shutdown_grace`.
+pub async fn serve(settings: Settings, clock: SharedClock) -> Result<(), StartError> {
+    let grace = settings.raw.server.shutdown_grace;
+    let server = spawn(settings, clock).await?;
+    tracing::info!(
+        addr = %server.addr,
+        issuer = server.state.settings.issuer.as_str(),
+        database = ?server.state.store.kind(),
+        "mcp-authz is listening"
+    );
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    if tokio::time::timeout(grace, server.stop()).await.is_err() {
+        tracing::warn!("requests still running after the shutdown grace period; exiting");
+    }
+    Ok(())
+}
+
+fn spawn_key_schedule(state: &AppState, shutdown: CancellationToken) {
+    let keyring = Arc::clone(&state.keyring);
+    let clock = state.clock.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(KEY_SCHEDULE_INTERVAL);
+        ticks.tick().await;
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = ticks.tick() => {
+                    match keyring.rotate_if_due(clock.now()).await {
+                        Ok(Some(kid)) => tracing::info!(%kid, "scheduled a new signing key"),
+                        Ok(None) => {}
+                        Err(error) => tracing::error!(%error, "key schedule failed"),
+                    }
+                }
+            }
+        }
+    });
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,51 @@
+//! Audit events: who changed what. The only builder of audit records; storage writes
+//! them in the same transaction as the change they describe. Never carries secrets.
+
+use serde_json::Value;
+
+use crate::storage::AuditEvent;
+
+/// Who performs an administrative action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// The `admin.bootstrap_token` from configuration.
+    BootstrapToken,
+    /// An admin token created with `mcp-authz admin create-token`.
+    AdminToken {
+        /// The token's public id.
+        token_id: String,
+    },
+    /// The command line on the server host.
+    Cli,
+    /// The server itself (scheduled key rotation, first start).
+    System,
+}
+
+impl Actor {
+    /// The text stored in the `actor` column.
+    pub fn label(&self) -> String {
+        match self {
+            Self::BootstrapToken => "bootstrap-token".to_owned(),
+            Self::AdminToken { token_id } => format!("admin-token:{token_id}"),
+            Self::Cli => "cli".to_owned(),
+            Self::System => "system".to_owned(),
+        }
+    }
+}
+
+/// An event with `action` (e.g. `server.created`) on `target_type`/`target_id`.
+pub fn event(
+    actor: &Actor,
+    action: &'static str,
+    target_type: &'static str,
+    target_id: &str,
+    detail: Value,
+) -> AuditEvent {
+    AuditEvent {
+        actor: actor.label(),
+        action,
+        target_type,
+        target_id: target_id.to_owned(),
+        detail,
+    }
+}

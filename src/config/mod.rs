@@ -1,0 +1,411 @@
+//! Configuration: built-in defaults, then `--config FILE`, then `MCP_AUTHZ__SECTION__KEY`.
+//!
+//! [`Settings::load`] is the only code that reads the environment or config files.
+//! Values are checked once, at start (META-3, CORE-2): an invalid value stops the
+//! server with a message that names the key. Everything after start takes `&Settings`.
+
+pub mod sections;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format as _, Toml};
+use secrecy::{ExposeSecret, SecretString};
+
+pub use sections::{LogFormat, RawSettings, SigningAlgorithm};
+
+/// The defaults, compiled in so the binary runs without any file.
+pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
+
+/// Prefix of the environment variables that override settings.
+pub const ENV_PREFIX: &str = "MCP_AUTHZ__";
+
+/// A configuration problem, naming the key it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value failed a rule.
+    #[error("invalid configuration: `{key}` {message}")]
+    Invalid {
+        /// Dotted key, e.g. `server.issuer`.
+        key: &'static str,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A file or variable could not be read or did not parse.
+    #[error("invalid configuration: {0}")]
+    Source(String),
+}
+
+fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        message: message.into(),
+    }
+}
+
+/// The issuer identifier (META-3): the string every URL and `iss` claim is built from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issuer(String);
+
+impl Issuer {
+    /// Checks the issuer rules: https (or http on loopback in dev mode), a host, no
+    /// user information, query or fragment, and no trailing slash.
+    pub fn parse(raw: &str, allow_loopback_http: bool) -> Result<Self, String> {
+        let url = url::Url::parse(raw).map_err(|e| format!("is not an absolute URL ({e})"))?;
+        let is_loopback = match url.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            None => return Err("must have a host".to_owned()),
+        };
+        match url.scheme() {
+            "https" => {}
+            "http" if allow_loopback_http && is_loopback => {}
+            "http" if is_loopback => {
+                return Err("may use http only with dev.loopback = true (CORE-2)".to_owned());
+            }
+            _ => return Err("must be an https URL (CORE-2, META-3)".to_owned()),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not contain user information".to_owned());
+        }
+        if url.query().is_some() || raw.contains('?') {
+            return Err("must not contain a query (META-3)".to_owned());
+        }
+        if url.fragment().is_some() || raw.contains('#') {
+            return Err("must not contain a fragment (META-3)".to_owned());
+        }
+        if raw.ends_with('/') {
+            return Err("must not end with '/' (write https://auth.example.com)".to_owned());
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The issuer exactly as configured.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// An endpoint URL under the issuer, e.g. `endpoint("/jwks.json")`.
+    pub fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.0)
+    }
+
+    /// The issuer's path component ("" for an issuer without a path).
+    pub fn path(&self) -> &str {
+        self.0
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').and_then(|i| rest.get(i..)))
+            .unwrap_or("")
+    }
+
+    /// The URL path of a well-known document with the issuer path inserted after it
+    /// (RFC 8414 section 3.1): `/.well-known/<name><issuer path>`.
+    pub fn well_known_path(&self, name: &str) -> String {
+        format!("/.well-known/{name}{}", self.path())
+    }
+}
+
+/// Which database the URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    /// Embedded SQLite file.
+    Sqlite,
+    /// PostgreSQL server.
+    Postgres,
+}
+
+/// Where the key-encryption key comes from.
+#[derive(Debug, Clone)]
+pub enum KekSource {
+    /// `keys.encryption_key` or the contents of `keys.encryption_key_file`.
+    Configured(SecretString),
+    /// Generated on first start into this file (development only; warned about).
+    GeneratedFile(PathBuf),
+}
+
+/// Checked settings. Fields mirror the file's sections; derived values are added.
+#[derive(Debug)]
+pub struct Settings {
+    /// The values as loaded (and printed, with secrets redacted, by `config check`).
+    pub raw: RawSettings,
+    /// `server.issuer`, checked (or derived from `server.listen` in dev mode).
+    pub issuer: Issuer,
+    /// The backend `database.url` selects.
+    pub database_kind: DatabaseKind,
+    /// Where the key-encryption key comes from.
+    pub kek: KekSource,
+}
+
+impl Settings {
+    /// Loads defaults, then `file` if given, then `MCP_AUTHZ__*` environment variables.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::Source(format!("cannot read config file {}: {e}", path.display()))
+            })?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
+        Self::from_figment(&figment)
+    }
+
+    /// Defaults overlaid with `toml` only (no environment); for tests and tools.
+    pub fn from_toml(toml: &str) -> Result<Self, ConfigError> {
+        let figment = Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(toml));
+        Self::from_figment(&figment)
+    }
+
+    fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
+        let raw: RawSettings = figment
+            .extract()
+            .map_err(|e| ConfigError::Source(e.to_string()))?;
+        Self::validate(raw)
+    }
+
+    fn validate(raw: RawSettings) -> Result<Self, ConfigError> {
+        let issuer = resolve_issuer(&raw)?;
+        let database_kind = database_kind(&raw.database.url)?;
+        check_ranges(&raw)?;
+        let kek = resolve_kek(&raw)?;
+        if let Some(token) = &raw.admin.bootstrap_token
+            && token.expose_secret().len() < 32
+        {
+            return Err(invalid(
+                "admin.bootstrap_token",
+                "must be at least 32 characters (use `openssl rand -base64 32`)",
+            ));
+        }
+        if raw
+            .log
+            .filter
+            .parse::<tracing_subscriber::EnvFilter>()
+            .is_err()
+        {
+            return Err(invalid("log.filter", "is not a valid tracing filter"));
+        }
+        Ok(Self {
+            raw,
+            issuer,
+            database_kind,
+            kek,
+        })
+    }
+
+    /// The effective configuration as TOML, secrets redacted (`mcp-authz config check`).
+    pub fn to_redacted_toml(&self) -> String {
+        let mut text = toml::to_string_pretty(&self.raw).unwrap_or_default();
+        if self.raw.server.issuer.is_none() {
+            text.push_str(&format!(
+                "\n# server.issuer (derived in dev mode) = \"{}\"\n",
+                self.issuer.as_str()
+            ));
+        }
+        text
+    }
+
+    /// `dev.loopback`
+    pub fn dev_loopback(&self) -> bool {
+        self.raw.dev.loopback
+    }
+
+    /// `tokens.access_token_ttl`
+    pub fn access_token_ttl(&self) -> Duration {
+        self.raw.tokens.access_token_ttl
+    }
+}
+
+fn resolve_issuer(raw: &RawSettings) -> Result<Issuer, ConfigError> {
+    let dev = raw.dev.loopback;
+    match &raw.server.issuer {
+        Some(configured) => {
+            Issuer::parse(configured.trim(), dev).map_err(|m| invalid("server.issuer", m))
+        }
+        None if dev => {
+            let listen = raw.server.listen;
+            let host = match listen.ip() {
+                ip if ip.is_unspecified() => IpAddr::from([127, 0, 0, 1]),
+                ip => ip,
+            };
+            let derived = SocketAddr::new(host, listen.port());
+            Issuer::parse(&format!("http://{derived}"), true)
+                .map_err(|m| invalid("server.issuer", m))
+        }
+        None => Err(invalid(
+            "server.issuer",
+            "is required (the public https URL of this server, e.g. https://auth.example.com); \
+             for local development set dev.loopback = true instead",
+        )),
+    }
+}
+
+fn database_kind(url: &str) -> Result<DatabaseKind, ConfigError> {
+    if url.starts_with("sqlite:") {
+        Ok(DatabaseKind::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(DatabaseKind::Postgres)
+    } else {
+        Err(invalid(
+            "database.url",
+            "must start with sqlite:// or postgres:// (e.g. sqlite://data/mcp-authz.db)",
+        ))
+    }
+}
+
+fn check_ranges(raw: &RawSettings) -> Result<(), ConfigError> {
+    let keys = &raw.keys;
+    if raw.database.max_connections == 0 {
+        return Err(invalid("database.max_connections", "must be at least 1"));
+    }
+    if raw.server.max_body_bytes < 1024 {
+        return Err(invalid("server.max_body_bytes", "must be at least 1024"));
+    }
+    if raw.server.request_timeout.is_zero() {
+        return Err(invalid("server.request_timeout", "must be more than 0s"));
+    }
+    let ttl = raw.tokens.access_token_ttl;
+    if ttl < Duration::from_secs(10) || ttl > Duration::from_secs(24 * 3600) {
+        return Err(invalid(
+            "tokens.access_token_ttl",
+            "must be between 10s and 24h (TOK-5)",
+        ));
+    }
+    if keys.rotate_after <= keys.publish_ahead {
+        return Err(invalid(
+            "keys.rotate_after",
+            "must be longer than keys.publish_ahead",
+        ));
+    }
+    if keys.retain_after_retire < ttl {
+        return Err(invalid(
+            "keys.retain_after_retire",
+            "must be at least tokens.access_token_ttl, so tokens outlive no key (META-10)",
+        ));
+    }
+    if raw.admin.max_page_size == 0 || raw.admin.max_page_size > 1000 {
+        return Err(invalid("admin.max_page_size", "must be between 1 and 1000"));
+    }
+    Ok(())
+}
+
+fn resolve_kek(raw: &RawSettings) -> Result<KekSource, ConfigError> {
+    let keys = &raw.keys;
+    let source = match (&keys.encryption_key, &keys.encryption_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(invalid(
+                "keys.encryption_key",
+                "and keys.encryption_key_file are both set; set one",
+            ));
+        }
+        (Some(inline), None) => KekSource::Configured(inline.clone()),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                invalid(
+                    "keys.encryption_key_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            KekSource::Configured(SecretString::from(text.trim().to_owned()))
+        }
+        (None, None) => KekSource::GeneratedFile(keys.data_dir.join("key-encryption-key")),
+    };
+    if let KekSource::Configured(secret) = &source {
+        crate::crypto::KeyEncryptionKey::parse(secret)
+            .map_err(|e| invalid("keys.encryption_key", e.to_string()))?;
+    }
+    Ok(source)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err_key(toml: &str) -> String {
+        match Settings::from_toml(toml) {
+            Err(ConfigError::Invalid { key, .. }) => key.to_owned(),
+            Err(other) => other.to_string(),
+            Ok(_) => "ok".to_owned(),
+        }
+    }
+
+    #[test]
+    fn defaults_need_an_issuer_or_dev_mode() {
+        assert_eq!(err_key(""), "server.issuer");
+        let dev = Settings::from_toml("[dev]\nloopback = true").unwrap();
+        assert_eq!(dev.issuer.as_str(), "http://127.0.0.1:8080");
+        assert_eq!(dev.database_kind, DatabaseKind::Sqlite);
+    }
+
+    #[test]
+    fn meta_3_issuer_rules() {
+        let ok =
+            Settings::from_toml("[server]\nissuer = \"https://auth.example.com/tenant\"").unwrap();
+        assert_eq!(ok.issuer.path(), "/tenant");
+        assert_eq!(
+            ok.issuer.well_known_path("oauth-authorization-server"),
+            "/.well-known/oauth-authorization-server/tenant"
+        );
+        for bad in [
+            "http://auth.example.com",
+            "https://auth.example.com/?x=1",
+            "https://auth.example.com#f",
+            "https://auth.example.com/",
+            "https://user@auth.example.com",
+            "auth.example.com",
+            "http://127.0.0.1:8080",
+        ] {
+            assert_eq!(
+                err_key(&format!("[server]\nissuer = \"{bad}\"")),
+                "server.issuer",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn core_2_http_issuer_only_on_loopback_in_dev_mode() {
+        let toml = "[dev]\nloopback = true\n[server]\nissuer = \"http://localhost:9000\"";
+        assert!(Settings::from_toml(toml).is_ok());
+        let remote = "[dev]\nloopback = true\n[server]\nissuer = \"http://auth.example.com\"";
+        assert_eq!(err_key(remote), "server.issuer");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let base = "[server]\nissuer = \"https://a.example\"\n";
+        assert_eq!(
+            err_key(&format!("{base}[database]\nurl = \"mysql://x\"")),
+            "database.url"
+        );
+        assert_eq!(
+            err_key(&format!("{base}[admin]\nbootstrap_token = \"short\"")),
+            "admin.bootstrap_token"
+        );
+        assert_eq!(
+            err_key(&format!("{base}[keys]\nencryption_key = \"nope\"")),
+            "keys.encryption_key"
+        );
+        assert_eq!(
+            err_key(&format!("{base}[tokens]\naccess_token_ttl = \"2d\"")),
+            "tokens.access_token_ttl"
+        );
+        let unknown = err_key(&format!("{base}[server]\nlisten_typo = 1"));
+        assert!(unknown.contains("listen_typo"), "{unknown}");
+        let listen = err_key("[server]\nlisten = \"nonsense\"\nissuer = \"https://a.example\"");
+        assert!(listen.contains("server.listen"), "{listen}");
+    }
+
+    #[test]
+    fn config_check_output_redacts_secrets() {
+        let toml = "[server]\nissuer = \"https://a.example\"\n\
+                    [admin]\nbootstrap_token = \"0123456789abcdef0123456789abcdef\"\n\
+                    [database]\nurl = \"postgres://u:hunter2@db/x\"";
+        let printed = Settings::from_toml(toml).unwrap().to_redacted_toml();
+        assert!(!printed.contains("0123456789abcdef"), "{printed}");
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("[redacted]"), "{printed}");
+    }
+}

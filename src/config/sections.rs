@@ -1,0 +1,170 @@
+//! The configuration file's sections as serde structs, one per `[section]`.
+//!
+//! These are the raw, operator-facing names (a contract with users' files and
+//! scripts). `config::Settings` turns them into checked, typed values.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize, Serializer};
+
+/// The whole file.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSettings {
+    /// `[server]`
+    pub server: ServerSection,
+    /// `[dev]`
+    pub dev: DevSection,
+    /// `[database]`
+    pub database: DatabaseSection,
+    /// `[keys]`
+    pub keys: KeysSection,
+    /// `[tokens]`
+    pub tokens: TokensSection,
+    /// `[admin]`
+    pub admin: AdminSection,
+    /// `[log]`
+    pub log: LogSection,
+}
+
+/// `[server]`: the listener and the issuer.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// `server.listen`
+    pub listen: SocketAddr,
+    /// `server.issuer` (META-3)
+    pub issuer: Option<String>,
+    /// `server.max_body_bytes`
+    pub max_body_bytes: usize,
+    /// `server.request_timeout`
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// `server.shutdown_grace`
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+/// `[dev]`: loopback development mode (CORE-2).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DevSection {
+    /// `dev.loopback`
+    pub loopback: bool,
+}
+
+/// `[database]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabaseSection {
+    /// `database.url`: `sqlite://…` or `postgres://…`
+    #[serde(serialize_with = "redacted_url")]
+    pub url: String,
+    /// `database.max_connections`
+    pub max_connections: u32,
+    /// `database.acquire_timeout`
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+/// Signing algorithm of generated keys (TOK-1: asymmetric only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub enum SigningAlgorithm {
+    /// ECDSA P-256 with SHA-256 (the default).
+    ES256,
+    /// Ed25519.
+    EdDSA,
+    /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys.
+    RS256,
+}
+
+/// `[keys]`: signing keys and their protection at rest (META-10).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysSection {
+    /// `keys.algorithm`
+    pub algorithm: SigningAlgorithm,
+    /// `keys.encryption_key`
+    #[serde(default, serialize_with = "redacted_option")]
+    pub encryption_key: Option<SecretString>,
+    /// `keys.encryption_key_file`
+    pub encryption_key_file: Option<PathBuf>,
+    /// `keys.data_dir`
+    pub data_dir: PathBuf,
+    /// `keys.publish_ahead`
+    #[serde(with = "humantime_serde")]
+    pub publish_ahead: Duration,
+    /// `keys.rotate_after`
+    #[serde(with = "humantime_serde")]
+    pub rotate_after: Duration,
+    /// `keys.retain_after_retire`
+    #[serde(with = "humantime_serde")]
+    pub retain_after_retire: Duration,
+    /// `keys.jwks_max_age`
+    #[serde(with = "humantime_serde")]
+    pub jwks_max_age: Duration,
+}
+
+/// `[tokens]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensSection {
+    /// `tokens.access_token_ttl` (TOK-5)
+    #[serde(with = "humantime_serde")]
+    pub access_token_ttl: Duration,
+}
+
+/// `[admin]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// `admin.bootstrap_token`
+    #[serde(default, serialize_with = "redacted_option")]
+    pub bootstrap_token: Option<SecretString>,
+    /// `admin.max_page_size`
+    pub max_page_size: u32,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `log.format`
+    pub format: LogFormat,
+    /// `log.filter`
+    pub filter: String,
+}
+
+const REDACTED: &str = "[redacted]";
+
+fn redacted_option<S: Serializer>(value: &Option<SecretString>, s: S) -> Result<S::Ok, S::Error> {
+    match value {
+        Some(_) => s.serialize_str(REDACTED),
+        None => s.serialize_none(),
+    }
+}
+
+/// Prints a database URL with any password replaced, so `config check` output can be shared.
+fn redacted_url<S: Serializer>(value: &str, s: S) -> Result<S::Ok, S::Error> {
+    match url::Url::parse(value) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            // set_password only fails for URLs that cannot carry one, excluded by the guard.
+            let _ = parsed.set_password(Some(REDACTED));
+            s.serialize_str(parsed.as_str())
+        }
+        _ => s.serialize_str(value),
+    }
+}

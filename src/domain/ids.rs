@@ -1,0 +1,82 @@
+//! Identifiers of stored objects.
+//!
+//! Generated identifiers carry a type prefix, which keeps the subject spaces of users
+//! and clients disjoint (TOK-3, SEC-15): a user id always starts with `usr_`, a
+//! generated client id with `cli_`, and a CIMD client id is an https URL.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{CryptoError, random_id};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The prefix every generated id of this kind starts with.
+            pub const PREFIX: &'static str = $prefix;
+
+            /// A fresh random id (128 random bits after the prefix).
+            pub fn generate() -> Result<Self, CryptoError> {
+                random_id($prefix).map(Self)
+            }
+
+            /// Wraps an id read from storage or a request path.
+            pub fn from_stored(raw: String) -> Self {
+                Self(raw)
+            }
+
+            /// The id as text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Identifies a registered MCP server (a protected resource).
+    ServerId,
+    "srv_"
+);
+id_type!(
+    /// Identifies a client: generated for registered and DCR clients, the URL for CIMD.
+    ClientId,
+    "cli_"
+);
+id_type!(
+    /// Identifies a local user account; also the `sub` of user tokens (TOK-3).
+    UserId,
+    "usr_"
+);
+id_type!(
+    /// Identifies an admin-API token (not secret; the token itself is).
+    AdminTokenId,
+    "adm_"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sec_15_user_and_client_ids_never_collide() {
+        let user = UserId::generate().unwrap();
+        let client = ClientId::generate().unwrap();
+        assert!(user.as_str().starts_with("usr_"));
+        assert!(client.as_str().starts_with("cli_"));
+        assert_ne!(user.as_str(), client.as_str());
+        assert_eq!(client.as_str().len(), 4 + 22);
+    }
+}

@@ -1,0 +1,12 @@
+//! Pure OAuth and MCP types and rules: no I/O, no HTTP, no SQL.
+//!
+//! Every protocol string becomes one of these types at the edge (parse, don't
+//! validate), so the layers above never handle a raw scope, resource or redirect URI.
+
+pub mod client;
+pub mod ids;
+pub mod redirect_uri;
+pub mod resource;
+pub mod scope;
+pub mod server;
+pub mod user;

@@ -1,0 +1,96 @@
+//! Local user accounts.
+
+use serde::Serialize;
+
+use super::ids::UserId;
+use crate::clock::UnixTime;
+
+/// A username: 1–64 characters of `[a-z0-9._@+-]`, stored lower-cased so that
+/// sign-in is not case-sensitive and two accounts cannot differ only by case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Username(String);
+
+/// Why a username or password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserInputError {
+    /// Username empty, too long or with other characters.
+    #[error("must be 1-64 characters of letters, digits and . _ @ + -")]
+    BadUsername,
+    /// Password outside the length bounds.
+    #[error("must be 8 to 1024 characters")]
+    BadPassword,
+}
+
+impl Username {
+    /// Parses and lower-cases a username.
+    pub fn parse(raw: &str) -> Result<Self, UserInputError> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || "._@+-".contains(c);
+        if (1..=64).contains(&raw.len()) && raw.chars().all(allowed) {
+            Ok(Self(raw.to_ascii_lowercase()))
+        } else {
+            Err(UserInputError::BadUsername)
+        }
+    }
+
+    /// Wraps a username read from storage.
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
+    /// The username as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Checks a new password's length; strength beyond that is the operator's policy.
+pub fn check_password(password: &str) -> Result<(), UserInputError> {
+    if (8..=1024).contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(UserInputError::BadPassword)
+    }
+}
+
+/// A stored user, without the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Stable id and token subject.
+    pub id: UserId,
+    /// Sign-in name.
+    pub username: Username,
+    /// Disabled users cannot sign in and their tokens stop introspecting active.
+    pub is_enabled: bool,
+    /// When created.
+    pub created_at: UnixTime,
+    /// When last changed.
+    pub updated_at: UnixTime,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_restricted() {
+        assert_eq!(
+            Username::parse("Alice.B@corp").unwrap().as_str(),
+            "alice.b@corp"
+        );
+        for bad in ["", "a b", "ä", "x/y", &"a".repeat(65)] {
+            assert_eq!(
+                Username::parse(bad),
+                Err(UserInputError::BadUsername),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_have_length_bounds() {
+        assert!(check_password("12345678").is_ok());
+        assert!(check_password("1234567").is_err());
+        assert!(check_password(&"x".repeat(1025)).is_err());
+    }
+}

@@ -1,0 +1,3 @@
+//! Protocol use-cases: validate, decide, issue. No HTTP types here.
+
+pub mod metadata;

@@ -1,0 +1,93 @@
+//! The audit log table: append-only, written in the same transaction as the change.
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError, with_pool};
+use crate::clock::UnixTime;
+
+/// An event to append. Built by `crate::audit`; never carries secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Who acted: `admin-token:<id>`, `bootstrap-token`, `cli`, `system`.
+    pub actor: String,
+    /// What happened, e.g. `server.created`.
+    pub action: &'static str,
+    /// The kind of object, e.g. `server`.
+    pub target_type: &'static str,
+    /// The object's id.
+    pub target_id: String,
+    /// Non-secret details as JSON.
+    pub detail: serde_json::Value,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct AuditRecord {
+    /// Increasing id.
+    pub event_id: i64,
+    /// When it happened.
+    pub occurred_at: i64,
+    /// Who acted.
+    pub actor: String,
+    /// What happened.
+    pub action: String,
+    /// Kind of object.
+    pub target_type: String,
+    /// Object id.
+    pub target_id: String,
+    /// JSON details.
+    pub detail: String,
+}
+
+pub(super) const INSERT_AUDIT: &str = "\
+INSERT INTO audit_events (occurred_at, actor, action, target_type, target_id, detail) \
+VALUES ($1, $2, $3, $4, $5, $6)";
+
+const LIST_AUDIT: &str = "\
+SELECT event_id, occurred_at, actor, action, target_type, target_id, detail \
+  FROM audit_events WHERE event_id < $1 ORDER BY event_id DESC LIMIT $2";
+
+/// Appends `$event` at `$now` inside the open transaction `$tx`.
+macro_rules! insert_audit {
+    ($tx:ident, $event:expr, $now:expr) => {{
+        let event: &$crate::storage::AuditEvent = $event;
+        sqlx::query($crate::storage::audit::INSERT_AUDIT)
+            .bind($now)
+            .bind(&event.actor)
+            .bind(event.action)
+            .bind(event.target_type)
+            .bind(&event.target_id)
+            .bind(event.detail.to_string())
+            .execute(&mut *$tx)
+            .await?;
+    }};
+}
+pub(crate) use insert_audit;
+
+impl Store {
+    /// Appends an event on its own (for actions with no other write, e.g. a failed sign-in).
+    pub async fn insert_audit_event(
+        &self,
+        event: &AuditEvent,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        super::with_tx!(self, |tx| insert_audit!(tx, event, now));
+        Ok(())
+    }
+
+    /// Newest events first, older than `before` (exclusive; `None` = from the newest).
+    pub async fn list_audit_events(
+        &self,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as(LIST_AUDIT)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,36 @@
+//! The admin JSON API under `/admin/api/v1`, and its OpenAPI document.
+
+mod clients;
+mod openapi;
+mod servers;
+mod users;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::state::AppState;
+
+/// Routes relative to `/admin/api`.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/openapi.json", get(openapi::get))
+        .route("/v1/servers", get(servers::list).post(servers::post))
+        .route(
+            "/v1/servers/{server_id}",
+            get(servers::get)
+                .patch(servers::patch)
+                .delete(servers::delete),
+        )
+        .route("/v1/clients", get(clients::list).post(clients::post))
+        .route(
+            "/v1/clients/{client_id}",
+            get(clients::get)
+                .patch(clients::patch)
+                .delete(clients::delete),
+        )
+        .route("/v1/users", get(users::list).post(users::post))
+        .route(
+            "/v1/users/{user_id}",
+            get(users::get).patch(users::patch).delete(users::delete),
+        )
+}

@@ -1,0 +1,41 @@
+//! The admin API's OpenAPI document, generated from the handlers and types.
+
+use axum::Json;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{clients, servers, users};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "mcp-authz admin API", description = "Manage MCP servers, clients and users."),
+    paths(
+        servers::post, servers::list, servers::get, servers::patch, servers::delete,
+        clients::post, clients::list, clients::get, clients::patch, clients::delete,
+        users::post, users::list, users::get, users::patch, users::delete,
+    ),
+    modifiers(&AdminTokenScheme),
+    tags(
+        (name = "servers", description = "MCP servers (protected resources) and their scopes"),
+        (name = "clients", description = "Pre-registered OAuth clients"),
+        (name = "users", description = "Local user accounts"),
+    )
+)]
+struct AdminApiDoc;
+
+struct AdminTokenScheme;
+
+impl Modify for AdminTokenScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "admin_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// `GET /admin/api/openapi.json`
+pub(super) async fn get() -> Json<utoipa::openapi::OpenApi> {
+    Json(AdminApiDoc::openapi())
+}

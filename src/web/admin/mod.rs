@@ -1,0 +1,3 @@
+//! Admin surfaces: the JSON API (the console joins it later).
+
+pub(super) mod api;

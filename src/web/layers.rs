@@ -1,0 +1,114 @@
+//! Cross-cutting HTTP layers: request ids, tracing, metrics, limits, security headers,
+//! CORS for discovery documents (META-4; never on the authorization endpoint, SEC-8).
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use tower::ServiceBuilder;
+use tower_http::cors::{Any, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Settings;
+use crate::state::AppState;
+use crate::telemetry::names;
+
+/// The request-id header, set when absent and echoed on the response.
+pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// CSP for every response: nothing loads but same-origin styles and images; no
+/// framing (SEC-5), no inline script.
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
+                   frame-ancestors 'none'; base-uri 'none'";
+
+/// CORS for discovery documents: any origin may read them (META-4).
+pub(super) fn discovery(router: Router<AppState>) -> Router<AppState> {
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::GET])
+            .max_age(Duration::from_secs(3600)),
+    )
+}
+
+/// Layers every response passes through, outermost first: request id, trace span,
+/// metrics, security headers, timeout, body limit.
+pub(super) fn global(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
+    let server = &settings.raw.server;
+    let https = settings.issuer.as_str().starts_with("https://");
+    let headers = ServiceBuilder::new()
+        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
+        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
+        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
+        .layer(header_layer(
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ))
+        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            https.then(|| HeaderValue::from_static("max-age=31536000")),
+        ));
+    router
+        .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            server.request_timeout,
+        ))
+        .layer(headers)
+        .layer(middleware::from_fn(record_metrics))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(request_span))
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
+        )
+}
+
+fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+}
+
+/// The span every line of a request is logged in: method, path (never the query,
+/// which may carry codes or state) and request id.
+fn request_span(request: &Request) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = request.uri().path(),
+        request_id,
+    )
+}
+
+/// Counts requests by route template and status and records their latency.
+async fn record_metrics(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "latency is a duration, not a clock reading"
+    )]
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(names::HTTP_REQUESTS, "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(names::HTTP_LATENCY, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,3 @@
+//! Server-rendered HTML pages (askama templates in `templates/`).
+
+pub(super) mod home;
