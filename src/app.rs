@@ -111,16 +111,27 @@ impl RunningServer {
     }
 }
 
-/// Builds the state, binds `server.listen` and serves until `stop`.
+/// Binds `server.listen`, builds the state and serves until `stop`.
 pub async fn spawn(settings: Settings, clock: SharedClock) -> Result<RunningServer, StartError> {
     let listen = settings.raw.server.listen;
-    let state = build_state(settings, clock).await?;
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| StartError::Bind(listen, e))?;
+    spawn_on(listener, settings, clock).await
+}
+
+/// Builds the state and serves on an already bound `listener` until `stop` (tests bind
+/// port 0 first so that the issuer can name the real port).
+pub async fn spawn_on(
+    listener: TcpListener,
+    settings: Settings,
+    clock: SharedClock,
+) -> Result<RunningServer, StartError> {
+    let listen = settings.raw.server.listen;
     let addr = listener
         .local_addr()
         .map_err(|e| StartError::Bind(listen, e))?;
+    let state = build_state(settings, clock).await?;
     let shutdown = CancellationToken::new();
     spawn_key_schedule(&state, shutdown.clone());
     let router = crate::web::router(state.clone());

@@ -65,8 +65,11 @@ CREATE TABLE users (
     updated_at    BIGINT  NOT NULL
 );
 
+-- generation: 1 for the first key, +1 per successor; UNIQUE makes concurrent
+-- instances that both try to add the next key agree on one winner (META-10).
 CREATE TABLE signing_keys (
     kid             TEXT   NOT NULL PRIMARY KEY,
+    generation      BIGINT NOT NULL CONSTRAINT signing_keys_generation_unique UNIQUE,
     algorithm       TEXT   NOT NULL,
     private_key     BYTEA  NOT NULL,
     public_jwk      TEXT   NOT NULL,

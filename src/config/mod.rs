@@ -144,10 +144,11 @@ impl Settings {
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
         if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|e| {
+            // figment skips missing files silently; an operator who names one means it.
+            std::fs::File::open(path).map_err(|e| {
                 ConfigError::Source(format!("cannot read config file {}: {e}", path.display()))
             })?;
-            figment = figment.merge(Toml::string(&text));
+            figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__"));
         Self::from_figment(&figment)
@@ -155,14 +156,20 @@ impl Settings {
 
     /// Defaults overlaid with `toml` only (no environment); for tests and tools.
     pub fn from_toml(toml: &str) -> Result<Self, ConfigError> {
-        let figment = Figment::from(Toml::string(DEFAULT_TOML)).merge(Toml::string(toml));
+        Self::from_toml_layers(&[toml])
+    }
+
+    /// Defaults overlaid with each TOML text in turn (no environment).
+    pub fn from_toml_layers(layers: &[&str]) -> Result<Self, ConfigError> {
+        let figment = layers.iter().fold(
+            Figment::from(Toml::string(DEFAULT_TOML)),
+            |figment, layer| figment.merge(Toml::string(layer)),
+        );
         Self::from_figment(&figment)
     }
 
     fn from_figment(figment: &Figment) -> Result<Self, ConfigError> {
-        let raw: RawSettings = figment
-            .extract()
-            .map_err(|e| ConfigError::Source(e.to_string()))?;
+        let raw: RawSettings = figment.extract().map_err(describe)?;
         Self::validate(raw)
     }
 
@@ -216,6 +223,36 @@ impl Settings {
     pub fn access_token_ttl(&self) -> Duration {
         self.raw.tokens.access_token_ttl
     }
+}
+
+/// Turns figment's errors into one message naming each dotted key and where its value
+/// came from (the file, or the `MCP_AUTHZ__…` variable to fix).
+fn describe(errors: figment::Error) -> ConfigError {
+    let messages: Vec<String> = errors
+        .into_iter()
+        .map(|error| {
+            let key = error.path.join(".");
+            let from = match &error.metadata {
+                Some(m) if m.name.contains("environment") => {
+                    format!(
+                        " (from {ENV_PREFIX}{})",
+                        error.path.join("__").to_ascii_uppercase()
+                    )
+                }
+                Some(m) => match &m.source {
+                    Some(source) => format!(" (from {source})"),
+                    None => format!(" (from {})", m.name),
+                },
+                None => String::new(),
+            };
+            if key.is_empty() {
+                format!("{}{from}", error.kind)
+            } else {
+                format!("`{key}`: {}{from}", error.kind)
+            }
+        })
+        .collect();
+    ConfigError::Source(messages.join("; "))
 }
 
 fn resolve_issuer(raw: &RawSettings) -> Result<Issuer, ConfigError> {
@@ -392,7 +429,7 @@ mod tests {
             err_key(&format!("{base}[tokens]\naccess_token_ttl = \"2d\"")),
             "tokens.access_token_ttl"
         );
-        let unknown = err_key(&format!("{base}[server]\nlisten_typo = 1"));
+        let unknown = err_key("[server]\nissuer = \"https://a.example\"\nlisten_typo = 1");
         assert!(unknown.contains("listen_typo"), "{unknown}");
         let listen = err_key("[server]\nlisten = \"nonsense\"\nissuer = \"https://a.example\"");
         assert!(listen.contains("server.listen"), "{listen}");

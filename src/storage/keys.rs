@@ -35,9 +35,10 @@ pub struct SigningKeyRecord {
 const KEY_COLUMNS: &str = "kid, algorithm, private_key, public_jwk, publish_at, activate_at, \
     retire_at, expire_at, created_at";
 const INSERT_KEY_HEAD: &str = "\
-INSERT INTO signing_keys (kid, algorithm, private_key, public_jwk, publish_at, activate_at, \
-    retire_at, expire_at, created_at) \
-SELECT $1, $2, $3, $4, $5, $6, NULL, NULL, $7 ";
+INSERT INTO signing_keys (kid, generation, algorithm, private_key, public_jwk, publish_at, \
+    activate_at, retire_at, expire_at, created_at) \
+SELECT $1, COALESCE((SELECT MAX(generation) FROM signing_keys), 0) + 1, $2, $3, $4, $5, $6, \
+       NULL, NULL, $7 ";
 /// First key: only when no key signs now or later.
 const FIRST_KEY_GUARD: &str = "\
 WHERE NOT EXISTS (SELECT 1 FROM signing_keys WHERE retire_at IS NULL OR retire_at > $8)";
@@ -62,8 +63,9 @@ pub enum KeyInsert {
 }
 
 impl Store {
-    /// Inserts `key` under the guard `kind` selects. Returns `false` when the guard
-    /// found another instance's key first (nothing is written then).
+    /// Inserts `key` under the guard `kind` selects. Returns `false` when another
+    /// instance's key came first (the guard, or the unique generation, refused it; nothing
+    /// is written then).
     pub async fn insert_signing_key(
         &self,
         key: &SigningKeyRecord,
@@ -77,7 +79,7 @@ impl Store {
         };
         let sql = format!("{INSERT_KEY_HEAD}{guard}");
         let inserted = with_tx!(self, |tx| {
-            let inserted = sqlx::query(&sql)
+            let result = sqlx::query(&sql)
                 .bind(&key.kid)
                 .bind(&key.algorithm)
                 .bind(&key.private_key)
@@ -87,9 +89,13 @@ impl Store {
                 .bind(key.created_at)
                 .bind(now)
                 .execute(&mut *tx)
-                .await?
-                .rows_affected()
-                == 1;
+                .await;
+            let inserted = match result.map_err(StoreError::from) {
+                Ok(done) => done.rows_affected() == 1,
+                // A concurrent instance took this generation: its key stands.
+                Err(StoreError::Conflict { .. }) => return Ok(false),
+                Err(other) => return Err(other),
+            };
             if inserted {
                 if let KeyInsert::Successor {
                     expire_predecessors_at,

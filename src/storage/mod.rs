@@ -52,7 +52,12 @@ pub enum StoreError {
 }
 
 /// Constraint names (PostgreSQL) and `table.column` (SQLite messages) → API field.
-const CONFLICT_FIELDS: [(&str, &str, &str); 4] = [
+const CONFLICT_FIELDS: [(&str, &str, &str); 5] = [
+    (
+        "signing_keys_generation_unique",
+        "signing_keys.generation",
+        "generation",
+    ),
     ("servers_resource_unique", "servers.resource", "resource"),
     ("servers_single_default", "servers.is_default", "is_default"),
     ("users_username_unique", "users.username", "username"),

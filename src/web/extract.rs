@@ -77,6 +77,10 @@ fn field_of(path: &str, message: &str) -> Option<String> {
     match (path, named) {
         (".", Some(name)) => Some(name.to_owned()),
         (".", None) => None,
+        // An unknown member is already the last segment of its path.
+        (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => {
+            Some(path.to_owned())
+        }
         (path, Some(name)) => Some(format!("{path}.{name}")),
         (path, None) => Some(path.to_owned()),
     }
@@ -132,5 +136,13 @@ mod tests {
             Some("enabled")
         );
         assert_eq!(field_of(".", "invalid type: map, expected a string"), None);
+        assert_eq!(
+            field_of("surprise", "unknown field `surprise`").as_deref(),
+            Some("surprise")
+        );
+        assert_eq!(
+            field_of("scopes[0].extra", "unknown field `extra`").as_deref(),
+            Some("scopes[0].extra")
+        );
     }
 }

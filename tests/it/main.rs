@@ -1,1 +1,10 @@
+//! The one integration-test binary: the real server on a real socket, a fresh database
+//! per test, every storage and endpoint test on SQLite and on PostgreSQL.
 
+mod harness;
+
+mod admin;
+mod cli;
+mod oauth;
+mod ops;
+mod storage;

@@ -1,0 +1,4 @@
+mod auth;
+mod clients;
+mod servers;
+mod users;

@@ -1,0 +1,150 @@
+//! `/admin/api/v1/users`: local accounts with argon2 password hashes (SEC-13).
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::harness::{TestApp, assert_api_error};
+use mcp_authz::domain::user::Username;
+use mcp_authz::session::password::verify_password;
+use secrecy::SecretString;
+
+const USERS: &str = "/admin/api/v1/users";
+
+async fn sec_13_user_password_is_stored_as_argon2(app: TestApp) {
+    let body = json!({"username": "Alice", "password": "correct horse battery"});
+    let created = app
+        .admin_ok(Method::POST, USERS, Some(body), StatusCode::CREATED)
+        .await;
+    assert_eq!(created["username"], "alice");
+    assert!(created["user_id"].as_str().unwrap().starts_with("usr_"));
+    assert!(created.get("password").is_none() && created.get("password_hash").is_none());
+    let record = app
+        .server()
+        .state
+        .store
+        .find_user_by_username(&Username::parse("alice").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = record.password_hash.unwrap();
+    assert!(hash.starts_with("$argon2id$"));
+    assert!(
+        verify_password(SecretString::from("correct horse battery"), hash.clone())
+            .await
+            .unwrap()
+    );
+    // The audit event carries no password.
+    let events = app
+        .server()
+        .state
+        .store
+        .list_audit_events(None, 1)
+        .await
+        .unwrap();
+    assert!(!events[0].detail.contains("correct horse"));
+    app.finish().await;
+}
+
+async fn duplicate_and_invalid_users_are_refused(app: TestApp) {
+    app.admin_ok(
+        Method::POST,
+        USERS,
+        Some(json!({"username": "bob", "password": "password1"})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let duplicate = app
+        .admin(
+            Method::POST,
+            USERS,
+            Some(json!({"username": "BOB", "password": "password2"})),
+        )
+        .await;
+    assert_api_error(
+        duplicate,
+        StatusCode::CONFLICT,
+        "conflict",
+        Some("username"),
+    )
+    .await;
+    for (body, field) in [
+        (
+            json!({"username": "carol", "password": "short"}),
+            "password",
+        ),
+        (
+            json!({"username": "no spaces", "password": "password1"}),
+            "username",
+        ),
+        (json!({"username": "carol"}), "password"),
+    ] {
+        let response = app.admin(Method::POST, USERS, Some(body.clone())).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["field"], field, "{body}");
+    }
+    let list = app.admin_ok(Method::GET, USERS, None, StatusCode::OK).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+    app.finish().await;
+}
+
+async fn users_are_updated_and_deleted(app: TestApp) {
+    let created = app
+        .admin_ok(
+            Method::POST,
+            USERS,
+            Some(json!({"username": "dave", "password": "password1"})),
+            StatusCode::CREATED,
+        )
+        .await;
+    let id = created["user_id"].as_str().unwrap();
+    let updated = app
+        .admin_ok(
+            Method::PATCH,
+            &format!("{USERS}/{id}"),
+            Some(json!({"password": "new password", "enabled": false})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(updated["enabled"], false);
+    let record = app
+        .server()
+        .state
+        .store
+        .find_user_by_username(&Username::parse("dave").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        verify_password(
+            SecretString::from("new password"),
+            record.password_hash.unwrap()
+        )
+        .await
+        .unwrap()
+    );
+    assert_eq!(
+        app.admin(Method::DELETE, &format!("{USERS}/{id}"), None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        app.admin(Method::GET, &format!("{USERS}/{id}"), None)
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    app.finish().await;
+}
+
+both_backends!(
+    sec_13_user_password_is_stored_as_argon2,
+    duplicate_and_invalid_users_are_refused,
+    users_are_updated_and_deleted,
+);

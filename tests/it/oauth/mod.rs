@@ -1,0 +1,2 @@
+mod jwks;
+mod metadata;
