@@ -75,6 +75,12 @@ else
     cargo test --locked --no-fail-fast
 fi
 
+# --- The release binary, run with the Docker image's environment ----------------------
+log "release binary in the image environment"
+cargo build --release --locked --bin mcp-authz
+if ! command -v curl >/dev/null 2>&1; then apt_install curl ca-certificates; fi
+bash scripts/image-env-smoke.sh target/release/mcp-authz
+
 # --- Dockerfile ----------------------------------------------------------------------
 log "hadolint"
 if ! command -v hadolint >/dev/null 2>&1; then

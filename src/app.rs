@@ -162,6 +162,15 @@ pub async fn serve(settings: Settings, clock: SharedClock) -> Result<(), StartEr
         database = ?server.state.store.kind(),
         "mcp-authz is listening"
     );
+    if server.state.settings.dev_loopback() {
+        tracing::warn!(
+            "dev.loopback is on: http issuer and loopback targets allowed; never run this in production"
+        );
+        tracing::info!(
+            "admin API token: run `mcp-authz admin create-token` with the same --config \
+             (from a checkout: cargo run -- --config config/dev.toml admin create-token)"
+        );
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     if tokio::time::timeout(grace, server.stop()).await.is_err() {

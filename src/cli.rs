@@ -56,6 +56,8 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Exit 0 when the server on server.listen answers /healthz (container health checks).
+    Health,
     /// Check configuration.
     Config {
         #[command(subcommand)]
@@ -175,7 +177,44 @@ async fn run(command: Command, settings: Settings) -> CliResult {
                     password_stdin,
                 },
         } => create_user(settings, clock, username, password_stdin).await,
+        Command::Health => health(&settings).await,
         Command::Config { .. } => Ok(()),
+    }
+}
+
+/// Asks the local server for `/healthz` over plain HTTP/1.1. Runtime images have no
+/// curl, so the binary checks itself.
+async fn health(settings: &Settings) -> CliResult {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listen = settings.raw.server.listen;
+    let host = match listen.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => std::net::IpAddr::from([127, 0, 0, 1]),
+        ip if ip.is_unspecified() => std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let target = std::net::SocketAddr::new(host, listen.port());
+    let check = async {
+        let mut stream = tokio::net::TcpStream::connect(target).await?;
+        let request =
+            format!("GET /healthz HTTP/1.1\r\nHost: {target}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        Ok::<_, std::io::Error>(response)
+    };
+    let response = tokio::time::timeout(std::time::Duration::from_secs(3), check)
+        .await
+        .map_err(|_| format!("no answer from {target} within 3s"))??;
+    let status_line = String::from_utf8_lossy(&response)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        println!("healthy ({target})");
+        Ok(())
+    } else {
+        Err(format!("unhealthy: {target} answered {status_line:?}").into())
     }
 }
 
