@@ -12,8 +12,10 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretHasher};
 use crate::jose::{self, KeyError, KeyPolicy, KeyRing};
-use crate::oauth::metadata;
-use crate::state::{AppState, MetadataDocument};
+use crate::oauth::{FlowPolicy, OAuthContext};
+use crate::session::Sessions;
+use crate::session::login::LoginGuard;
+use crate::state::AppState;
 use crate::storage::{PoolOptions, Store, StoreError};
 use crate::telemetry;
 
@@ -72,6 +74,13 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
     store.migrate().await?;
     let kek = jose::load_key_encryption_key(&settings)?;
     let hasher = kek.secret_hasher()?;
+    let sessions = Sessions::new(
+        store.clone(),
+        kek.keyed_hasher("session id")?,
+        kek.keyed_hasher("csrf")?,
+        clock.clone(),
+        settings.raw.sessions.ttl,
+    );
     let keyring = KeyRing::load(
         store.clone(),
         kek,
@@ -79,15 +88,30 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         clock.now(),
     )
     .await?;
-    let admin = admin_context(&settings, store.clone(), hasher, clock.clone());
-    let metadata = MetadataDocument(metadata::render(&settings.issuer));
+    let keyring = Arc::new(keyring);
+    let admin = admin_context(&settings, store.clone(), hasher.clone(), clock.clone());
+    let oauth = OAuthContext {
+        store: store.clone(),
+        clock: clock.clone(),
+        issuer: settings.issuer.clone(),
+        hasher,
+        keyring: Arc::clone(&keyring),
+        policy: Arc::new(FlowPolicy::from_settings(&settings)),
+    };
+    let limits = &settings.raw.sessions;
+    let login_guard = Arc::new(LoginGuard::new(
+        limits.login_attempts_per_username,
+        limits.login_attempts_per_address,
+    ));
     Ok(AppState {
         settings: Arc::new(settings),
         store,
-        keyring: Arc::new(keyring),
+        keyring,
         clock,
         admin,
-        metadata,
+        oauth,
+        sessions,
+        login_guard,
         metrics: telemetry::metrics_handle(),
     })
 }

@@ -19,6 +19,16 @@ pub enum Actor {
     Cli,
     /// The server itself (scheduled key rotation, first start).
     System,
+    /// A signed-in user (consent, revocation of their grants).
+    User {
+        /// The user's id.
+        user_id: String,
+    },
+    /// An OAuth client acting at a protocol endpoint (revocation).
+    Client {
+        /// The client's id.
+        client_id: String,
+    },
 }
 
 impl Actor {
@@ -29,6 +39,8 @@ impl Actor {
             Self::AdminToken { token_id } => format!("admin-token:{token_id}"),
             Self::Cli => "cli".to_owned(),
             Self::System => "system".to_owned(),
+            Self::User { user_id } => format!("user:{user_id}"),
+            Self::Client { client_id } => format!("client:{client_id}"),
         }
     }
 }

@@ -122,8 +122,13 @@ impl KeyEncryptionKey {
     /// The keyed hasher for generated secrets, derived from this KEK so that one
     /// operator secret protects both.
     pub fn secret_hasher(&self) -> Result<SecretHasher, CryptoError> {
+        self.keyed_hasher("secret hash")
+    }
+
+    /// A keyed hasher for `purpose` (e.g. CSRF tokens), independent of every other.
+    pub fn keyed_hasher(&self, purpose: &str) -> Result<SecretHasher, CryptoError> {
         let mut key = [0u8; 32];
-        self.derive("mcp-authz secret hash v1", &mut key)?;
+        self.derive(&format!("mcp-authz {purpose} v1"), &mut key)?;
         Ok(SecretHasher(hmac::Key::new(hmac::HMAC_SHA256, &key)))
     }
 
@@ -158,6 +163,11 @@ impl SecretHasher {
     /// The stored form of `secret`.
     pub fn hash(&self, secret: &str) -> Vec<u8> {
         hmac::sign(&self.0, secret.as_bytes()).as_ref().to_vec()
+    }
+
+    /// The hash as unpadded base64url, for tokens derived from a secret (CSRF).
+    pub fn hash_encoded(&self, secret: &str) -> String {
+        URL_SAFE_NO_PAD.encode(self.hash(secret))
     }
 
     /// Whether `secret` hashes to `stored`, compared in constant time.

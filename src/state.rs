@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use bytes::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::admin::AdminContext;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::jose::KeyRing;
+use crate::oauth::OAuthContext;
+use crate::session::Sessions;
+use crate::session::login::LoginGuard;
 use crate::storage::Store;
 
 /// Shared services; cheap to clone (handles and `Arc`s only).
@@ -25,12 +27,12 @@ pub struct AppState {
     pub clock: SharedClock,
     /// What the admin use-cases need.
     pub admin: AdminContext,
-    /// Pre-rendered RFC 8414 metadata.
-    pub metadata: MetadataDocument,
+    /// What the protocol use-cases need.
+    pub oauth: OAuthContext,
+    /// Browser sessions and CSRF tokens.
+    pub sessions: Sessions,
+    /// Sign-in attempt limits.
+    pub login_guard: Arc<LoginGuard>,
     /// Prometheus exposition.
     pub metrics: PrometheusHandle,
 }
-
-/// The metadata document bytes, rendered once at start.
-#[derive(Clone, Debug)]
-pub struct MetadataDocument(pub Bytes);

@@ -29,7 +29,8 @@ pub struct NewClientBody {
     /// Exact redirect URIs (SEC-1); required with `authorization_code`.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
-    /// Default `["authorization_code"]` (RFC 7591).
+    /// Default `["authorization_code"]` (RFC 7591); `[]` for a client that only
+    /// introspects or revokes.
     pub grant_types: Option<Vec<String>>,
     /// `none` (public), `client_secret_basic` (default), `client_secret_post`, `private_key_jwt`.
     pub token_endpoint_auth_method: Option<String>,
@@ -42,6 +43,9 @@ pub struct NewClientBody {
     pub scope: Option<String>,
     /// Resource URIs of the MCP servers it may use; absent: every enabled server.
     pub allowed_resources: Option<Vec<String>>,
+    /// An MCP server registered as a confidential client may introspect tokens issued
+    /// for its `allowed_resources` (default false).
+    pub allow_introspection: Option<bool>,
     /// Default true.
     pub enabled: Option<bool>,
 }
@@ -64,6 +68,8 @@ pub struct ClientPatchBody {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Vec<String>>)]
     pub allowed_resources: Option<Option<Vec<String>>>,
+    /// Allow or forbid token introspection.
+    pub allow_introspection: Option<bool>,
     /// Enable or disable.
     pub enabled: Option<bool>,
 }
@@ -105,6 +111,8 @@ pub struct ClientView {
     /// `registered`, `dcr` or `cimd`.
     #[schema(value_type = String)]
     pub source: ClientSource,
+    /// Whether it may call the introspection endpoint.
+    pub allow_introspection: bool,
     /// Whether it may authenticate and get tokens.
     pub enabled: bool,
     /// RFC 7591 `client_id_issued_at`.
@@ -144,6 +152,7 @@ pub async fn create(
         keys,
         allowed_servers: resolve_resources(ctx, body.allowed_resources.as_deref()).await?,
         source: ClientSource::Registered,
+        may_introspect: body.allow_introspection.unwrap_or(false),
         is_enabled: body.enabled.unwrap_or(true),
         created_at: now,
         updated_at: now,
@@ -205,6 +214,7 @@ pub async fn update(
         client.allowed_servers = resolve_resources(ctx, resources.as_deref()).await?;
     }
     client.is_enabled = patch.enabled.unwrap_or(client.is_enabled);
+    client.may_introspect = patch.allow_introspection.unwrap_or(client.may_introspect);
     check_combination(&client)?;
     client.updated_at = ctx.clock.now();
     let detail = json!({ "enabled": client.is_enabled });
@@ -281,6 +291,7 @@ async fn view(ctx: &AdminContext, client: Client) -> Result<ClientView, AdminErr
         jwks_uri,
         allowed_resources,
         source: client.source,
+        allow_introspection: client.may_introspect,
         enabled: client.is_enabled,
         client_id_issued_at: client.created_at,
         updated_at: client.updated_at,
@@ -307,12 +318,6 @@ fn parse_grant_types(raw: Option<&[String]>) -> Result<Vec<GrantType>, AdminErro
     let Some(raw) = raw else {
         return Ok(vec![GrantType::AuthorizationCode]);
     };
-    if raw.is_empty() {
-        return Err(AdminError::invalid(
-            "grant_types",
-            "must name at least one grant type",
-        ));
-    }
     let mut grants = Vec::with_capacity(raw.len());
     for (i, name) in raw.iter().enumerate() {
         let grant: GrantType = name
@@ -388,6 +393,12 @@ fn check_combination(client: &Client) -> Result<(), AdminError> {
         return Err(AdminError::invalid(
             "redirect_uris",
             "at least one is required with the authorization_code grant",
+        ));
+    }
+    if client.may_introspect && client.client_type() == ClientType::Public {
+        return Err(AdminError::invalid(
+            "allow_introspection",
+            "introspection needs a confidential client (INTRO-1)",
         ));
     }
     let machine_grant = client.allows_grant(GrantType::ClientCredentials);

@@ -322,6 +322,37 @@ fn check_ranges(raw: &RawSettings) -> Result<(), ConfigError> {
             "must be at least tokens.access_token_ttl, so tokens outlive no key (META-10)",
         ));
     }
+    let tokens = &raw.tokens;
+    if tokens.authorization_code_ttl < Duration::from_secs(5)
+        || tokens.authorization_code_ttl > Duration::from_secs(600)
+    {
+        return Err(invalid(
+            "tokens.authorization_code_ttl",
+            "must be between 5s and 10m (CORE-12)",
+        ));
+    }
+    if tokens.authorization_request_ttl < Duration::from_secs(60) {
+        return Err(invalid(
+            "tokens.authorization_request_ttl",
+            "must be at least 1m",
+        ));
+    }
+    if tokens.refresh_idle_ttl.is_zero() || tokens.refresh_idle_ttl > tokens.refresh_absolute_ttl {
+        return Err(invalid(
+            "tokens.refresh_idle_ttl",
+            "must be more than 0s and at most tokens.refresh_absolute_ttl",
+        ));
+    }
+    let sessions = &raw.sessions;
+    if sessions.ttl < Duration::from_secs(60) {
+        return Err(invalid("sessions.ttl", "must be at least 1m"));
+    }
+    if sessions.login_attempts_per_username == 0 || sessions.login_attempts_per_address == 0 {
+        return Err(invalid(
+            "sessions.login_attempts_per_username",
+            "limits must be at least 1",
+        ));
+    }
     if raw.admin.max_page_size == 0 || raw.admin.max_page_size > 1000 {
         return Err(invalid("admin.max_page_size", "must be between 1 and 1000"));
     }

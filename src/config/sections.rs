@@ -24,6 +24,8 @@ pub struct RawSettings {
     pub keys: KeysSection,
     /// `[tokens]`
     pub tokens: TokensSection,
+    /// `[sessions]`
+    pub sessions: SessionsSection,
     /// `[admin]`
     pub admin: AdminSection,
     /// `[log]`
@@ -115,6 +117,31 @@ pub struct TokensSection {
     /// `tokens.access_token_ttl` (TOK-5)
     #[serde(with = "humantime_serde")]
     pub access_token_ttl: Duration,
+    /// `tokens.authorization_code_ttl` (CORE-12)
+    #[serde(with = "humantime_serde")]
+    pub authorization_code_ttl: Duration,
+    /// `tokens.authorization_request_ttl`
+    #[serde(with = "humantime_serde")]
+    pub authorization_request_ttl: Duration,
+    /// `tokens.refresh_idle_ttl` (REFRESH-6)
+    #[serde(with = "humantime_serde")]
+    pub refresh_idle_ttl: Duration,
+    /// `tokens.refresh_absolute_ttl` (REFRESH-6)
+    #[serde(with = "humantime_serde")]
+    pub refresh_absolute_ttl: Duration,
+}
+
+/// `[sessions]`: browser sign-in.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionsSection {
+    /// `sessions.ttl`
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// `sessions.login_attempts_per_username` (SEC-12)
+    pub login_attempts_per_username: u32,
+    /// `sessions.login_attempts_per_address` (SEC-12)
+    pub login_attempts_per_address: u32,
 }
 
 /// `[admin]`

@@ -163,6 +163,8 @@ pub struct Client {
     pub allowed_servers: Option<Vec<ServerId>>,
     /// Registered, DCR or CIMD.
     pub source: ClientSource,
+    /// An MCP server registered as a client may introspect tokens for its resources (INTRO-4).
+    pub may_introspect: bool,
     /// Disabled clients cannot authenticate or get tokens.
     pub is_enabled: bool,
     /// When created.

@@ -5,6 +5,7 @@
 
 pub mod client;
 pub mod ids;
+pub mod pkce;
 pub mod redirect_uri;
 pub mod resource;
 pub mod scope;

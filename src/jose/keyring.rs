@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use jsonwebtoken::{EncodingKey, Header};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -84,6 +84,7 @@ struct LoadedKey {
     kid: String,
     algorithm: SigningAlgorithm,
     encoding: EncodingKey,
+    decoding: DecodingKey,
     public_jwk: Value,
     publish_at: UnixTime,
     activate_at: UnixTime,
@@ -283,6 +284,34 @@ impl KeyRing {
         Ok(jsonwebtoken::encode(&header, claims, &key.encoding)?)
     }
 
+    /// Verifies a JWS signed by one of our keys that is still published at `now`, with
+    /// header `typ` equal to `typ` (TOK-7: explicit type, the key's own algorithm only).
+    /// Time claims are *not* checked here: callers compare them with the injected clock.
+    pub fn verify<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        typ: &str,
+        now: UnixTime,
+    ) -> Option<T> {
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.typ.as_deref() != Some(typ) {
+            return None;
+        }
+        let set = self.current.load();
+        let kid = header.kid?;
+        let key = set
+            .keys
+            .iter()
+            .find(|k| k.kid == kid && k.is_published_at(now))?;
+        let mut validation = Validation::new(generate::jws_algorithm(key.algorithm));
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<T>(token, &key.decoding, &validation)
+            .ok()
+            .map(|data| data.claims)
+    }
+
     /// The JWKS document at `now`: public keys only, rendered once per change.
     pub fn jwks(&self, now: UnixTime) -> Bytes {
         let set = self.current.load();
@@ -363,12 +392,15 @@ impl KeyRing {
         let algorithm = generate::parse_algorithm(&record.algorithm)
             .ok_or_else(|| KeyError::UnknownAlgorithm(record.kid.clone()))?;
         let pkcs8 = self.kek.open(SEAL_PURPOSE, &record.private_key)?;
-        let public_jwk =
+        let public_jwk: Value =
             serde_json::from_str(&record.public_jwk).map_err(|_| KeyError::Generate)?;
+        let jwk: jsonwebtoken::jwk::Jwk =
+            serde_json::from_value(public_jwk.clone()).map_err(|_| KeyError::Generate)?;
         Ok(LoadedKey {
             kid: record.kid.clone(),
             algorithm,
             encoding: generate::encoding_key(algorithm, &pkcs8)?,
+            decoding: DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::Generate)?,
             public_jwk,
             publish_at: record.publish_at,
             activate_at: record.activate_at,

@@ -1,32 +1,62 @@
-//! RFC 8414 authorization-server metadata (META-1..10).
+//! RFC 8414 authorization-server metadata (META-1..10, ISS-3, PKCE-6).
 //!
-//! Lists exactly what this server has enabled: later capabilities add their members
-//! here as they land (authorization and token endpoints, grant types, CIMD, DCR…).
-//! The document depends only on configuration, so it is rendered once at start.
+//! Lists exactly what this server has enabled; later capabilities add their members
+//! here as they land (CIMD, DCR, client credentials, ID-JAG). Scopes come from the
+//! registered MCP servers, so the document is built per request from the registry.
 
-use bytes::Bytes;
 use serde_json::{Value, json};
 
 use crate::config::Issuer;
+use crate::domain::scope::{OFFLINE_ACCESS, ScopeSet};
+use crate::domain::server::McpServer;
 
 /// Path of the JWKS document under the issuer.
 pub const JWKS_PATH: &str = "/jwks.json";
+/// Authorization endpoint path under the issuer.
+pub const AUTHORIZE_PATH: &str = "/oauth2/authorize";
+/// Token endpoint path under the issuer.
+pub const TOKEN_PATH: &str = "/oauth2/token";
+/// Introspection endpoint path under the issuer.
+pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
+/// Revocation endpoint path under the issuer.
+pub const REVOKE_PATH: &str = "/oauth2/revoke";
 
-/// The metadata document as JSON.
-pub fn document(issuer: &Issuer) -> Value {
-    json!({
+/// The metadata document as JSON, for the enabled `servers`.
+pub fn document(issuer: &Issuer, servers: &[McpServer]) -> Value {
+    let enabled: Vec<&McpServer> = servers.iter().filter(|s| s.is_enabled).collect();
+    let scopes = enabled
+        .iter()
+        .fold(ScopeSet::default(), |all, s| all.union(&s.scope_set()));
+    let mut scopes_supported: Vec<String> = scopes.iter().map(ToString::to_string).collect();
+    scopes_supported.push(OFFLINE_ACCESS.to_owned()); // SCOPE-7: an AS-level scope
+    let resources: Vec<&str> = enabled.iter().map(|s| s.resource.as_str()).collect();
+    let mut doc = json!({
         // META-3: the configured issuer, never derived from request headers.
         "issuer": issuer.as_str(),
-        // META-10: public signing keys.
+        "authorization_endpoint": issuer.endpoint(AUTHORIZE_PATH),
+        "token_endpoint": issuer.endpoint(TOKEN_PATH),
         "jwks_uri": issuer.endpoint(JWKS_PATH),
+        "introspection_endpoint": issuer.endpoint(INTROSPECT_PATH),
+        "revocation_endpoint": issuer.endpoint(REVOKE_PATH),
+        "scopes_supported": scopes_supported,
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         // PKCE-6, META-5: S256 only; MCP clients stop without this member.
         "code_challenge_methods_supported": ["S256"],
-    })
-}
-
-/// The metadata document pre-rendered for serving.
-pub fn render(issuer: &Issuer) -> Bytes {
-    Bytes::from(document(issuer).to_string())
+        // ISS-3
+        "authorization_response_iss_parameter_supported": true,
+    });
+    // META-4: empty arrays are omitted.
+    if !resources.is_empty()
+        && let Some(object) = doc.as_object_mut()
+    {
+        object.insert("protected_resources".to_owned(), json!(resources));
+    }
+    doc
 }
 
 #[cfg(test)]
@@ -36,16 +66,21 @@ mod tests {
     #[test]
     fn meta_3_issuer_and_endpoints_come_from_configuration() {
         let issuer = Issuer::parse("https://auth.example.com/tenant", false).unwrap();
-        let doc = document(&issuer);
+        let doc = document(&issuer, &[]);
         assert_eq!(doc["issuer"], "https://auth.example.com/tenant");
         assert_eq!(doc["jwks_uri"], "https://auth.example.com/tenant/jwks.json");
+        assert_eq!(
+            doc["token_endpoint"],
+            "https://auth.example.com/tenant/oauth2/token"
+        );
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
+        assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     }
 
     #[test]
     fn meta_4_no_empty_arrays() {
         let issuer = Issuer::parse("https://auth.example.com", false).unwrap();
-        let doc = document(&issuer);
+        let doc = document(&issuer, &[]);
         for (key, value) in doc.as_object().unwrap() {
             if let Some(array) = value.as_array() {
                 assert!(!array.is_empty(), "{key} is an empty array");

@@ -1,3 +1,147 @@
-//! People: password verification now; sessions, cookies and CSRF arrive with sign-in.
+//! People in browsers: sessions, CSRF tokens, sign-in with rate limits, passwords.
+//!
+//! A session id is a 256-bit random cookie value; the database keeps only its keyed
+//! hash. CSRF tokens are derived from the session id with a separate key, so they are
+//! bound to the session without being stored (SEC-6). The id changes at sign-in (SEC-18).
 
+pub mod login;
 pub mod password;
+
+use std::time::Duration;
+
+use crate::clock::{SharedClock, seconds};
+use crate::crypto::{CryptoError, SecretHasher, constant_time_eq, random_token};
+use crate::domain::ids::UserId;
+use crate::storage::{SessionRecord, Store, StoreError};
+
+/// Name of the session cookie; `__Host-` pins it to our origin, path `/`, Secure (SEC-18).
+pub const SESSION_COOKIE: &str = "__Host-mcp-authz-session";
+
+/// A session found from its cookie value.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The cookie value (the secret).
+    pub id: String,
+    /// The stored record.
+    pub record: SessionRecord,
+}
+
+impl Session {
+    /// The signed-in user, if any.
+    pub fn user(&self) -> Option<UserId> {
+        self.record.user()
+    }
+}
+
+/// Creates, finds, rotates and ends sessions; issues and checks CSRF tokens.
+#[derive(Clone)]
+pub struct Sessions {
+    store: Store,
+    id_hasher: SecretHasher,
+    csrf_hasher: SecretHasher,
+    clock: SharedClock,
+    ttl: Duration,
+}
+
+/// Why a session operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Randomness failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+impl Sessions {
+    /// Sessions stored in `store`, lasting `ttl`.
+    pub fn new(
+        store: Store,
+        id_hasher: SecretHasher,
+        csrf_hasher: SecretHasher,
+        clock: SharedClock,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            store,
+            id_hasher,
+            csrf_hasher,
+            clock,
+            ttl,
+        }
+    }
+
+    /// The live session for a cookie value.
+    pub async fn find(&self, cookie: &str) -> Result<Option<Session>, SessionError> {
+        let hash = self.id_hasher.hash(cookie);
+        let record = self.store.find_session(&hash, self.clock.now()).await?;
+        Ok(record.map(|record| Session {
+            id: cookie.to_owned(),
+            record,
+        }))
+    }
+
+    /// Starts an anonymous session (it carries the CSRF binding of the sign-in form).
+    pub async fn start_anonymous(&self) -> Result<Session, SessionError> {
+        let (session, record) = self.new_session(None)?;
+        self.store.insert_session(&record).await?;
+        Ok(session)
+    }
+
+    /// Replaces `previous` by a new session for `user`: the id rotates at sign-in (SEC-18).
+    pub async fn sign_in(
+        &self,
+        previous: Option<&Session>,
+        user: &UserId,
+    ) -> Result<Session, SessionError> {
+        let (session, record) = self.new_session(Some(user))?;
+        let old_hash = previous.map(|p| p.record.session_hash.clone());
+        self.store
+            .rotate_session(old_hash.as_deref(), &record)
+            .await?;
+        Ok(session)
+    }
+
+    /// Ends a session.
+    pub async fn sign_out(&self, session: &Session) -> Result<(), SessionError> {
+        self.store
+            .delete_session(&session.record.session_hash)
+            .await?;
+        Ok(())
+    }
+
+    /// The CSRF token for forms shown in `session` (SEC-6).
+    pub fn csrf_token(&self, session: &Session) -> String {
+        self.csrf_hasher.hash_encoded(&session.id)
+    }
+
+    /// Whether `token` is the CSRF token of `session`, compared in constant time.
+    pub fn csrf_matches(&self, session: &Session, token: &str) -> bool {
+        constant_time_eq(self.csrf_token(session).as_bytes(), token.as_bytes())
+    }
+
+    /// Cookie lifetime in seconds.
+    pub fn max_age(&self) -> i64 {
+        seconds(self.ttl)
+    }
+
+    fn new_session(&self, user: Option<&UserId>) -> Result<(Session, SessionRecord), SessionError> {
+        let now = self.clock.now();
+        let id = random_token()?;
+        let record = SessionRecord {
+            session_hash: self.id_hasher.hash(&id),
+            user_id: user.map(ToString::to_string),
+            auth_time: user.map(|_| now),
+            created_at: now,
+            expires_at: now.saturating_add(seconds(self.ttl)),
+        };
+        Ok((
+            Session {
+                id,
+                record: record.clone(),
+            },
+            record,
+        ))
+    }
+}

@@ -24,6 +24,7 @@ struct ClientRow {
     jwks_uri: Option<String>,
     allows_all_servers: bool,
     source: String,
+    may_introspect: bool,
     is_enabled: bool,
     created_at: i64,
     updated_at: i64,
@@ -60,16 +61,17 @@ pub struct ClientSecretRecord {
 }
 
 const CLIENT_COLUMNS: &str = "client_id, client_name, token_endpoint_auth_method, redirect_uris, \
-    grant_types, scope, jwks, jwks_uri, allows_all_servers, source, is_enabled, created_at, \
-    updated_at";
+    grant_types, scope, jwks, jwks_uri, allows_all_servers, source, may_introspect, is_enabled, \
+    created_at, updated_at";
 const INSERT_CLIENT: &str = "\
 INSERT INTO clients (client_id, client_name, token_endpoint_auth_method, redirect_uris, \
-    grant_types, scope, jwks, jwks_uri, allows_all_servers, source, is_enabled, created_at, \
-    updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    grant_types, scope, jwks, jwks_uri, allows_all_servers, source, may_introspect, is_enabled, \
+    created_at, updated_at) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 const UPDATE_CLIENT: &str = "\
 UPDATE clients SET client_name = $2, token_endpoint_auth_method = $3, redirect_uris = $4, \
     grant_types = $5, scope = $6, jwks = $7, jwks_uri = $8, allows_all_servers = $9, \
-    is_enabled = $10, updated_at = $11 WHERE client_id = $1";
+    is_enabled = $10, updated_at = $11, may_introspect = $12 WHERE client_id = $1";
 const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
 const INSERT_LINK: &str = "INSERT INTO client_servers (client_id, server_id) VALUES ($1, $2)";
 const DELETE_LINKS: &str = "DELETE FROM client_servers WHERE client_id = $1";
@@ -156,6 +158,7 @@ impl Store {
                 .bind(&columns.jwks_uri)
                 .bind(client.allowed_servers.is_none())
                 .bind(source_name(client.source))
+                .bind(client.may_introspect)
                 .bind(client.is_enabled)
                 .bind(client.created_at)
                 .bind(client.updated_at)
@@ -198,6 +201,7 @@ impl Store {
                 .bind(client.allowed_servers.is_none())
                 .bind(client.is_enabled)
                 .bind(client.updated_at)
+                .bind(client.may_introspect)
                 .execute(&mut *tx)
                 .await?;
             if updated.rows_affected() == 0 {
@@ -374,6 +378,7 @@ fn to_client(row: ClientRow, links: Vec<LinkRow>) -> Result<Client, StoreError> 
         keys,
         allowed_servers,
         source,
+        may_introspect: row.may_introspect,
         is_enabled: row.is_enabled,
         created_at: row.created_at,
         updated_at: row.updated_at,

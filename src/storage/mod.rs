@@ -7,10 +7,13 @@
 
 mod admin_tokens;
 mod audit;
+mod authorizations;
 mod clients;
+mod grants;
 mod keys;
 mod postgres;
 mod servers;
+mod sessions;
 mod sqlite;
 mod users;
 
@@ -20,9 +23,12 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use admin_tokens::AdminTokenRecord;
 pub use audit::{AuditEvent, AuditRecord};
+pub use authorizations::{AuthorizationRequestRecord, CodeRecord, ConsentRecord};
 pub use clients::{ClientSecretRecord, NewClientSecret};
+pub use grants::{GrantRecord, RefreshTokenRecord};
 pub use keys::{KeyInsert, SigningKeyRecord};
 pub use postgres::POSTGRES_MIGRATOR;
+pub use sessions::SessionRecord;
 pub use sqlite::SQLITE_MIGRATOR;
 pub use users::UserRecord;
 

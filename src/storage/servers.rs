@@ -185,6 +185,15 @@ impl Store {
         self.with_scopes(row).await
     }
 
+    /// Every server with its scopes (the registry is small: tens, not thousands).
+    pub async fn list_all_servers(&self) -> Result<Vec<McpServer>, StoreError> {
+        let page = PageRequest {
+            after: None,
+            limit: u32::MAX - 1,
+        };
+        Ok(self.list_servers(&page).await?.items)
+    }
+
     /// A page of servers ordered by id.
     pub async fn list_servers(&self, page: &PageRequest) -> Result<Page<McpServer>, StoreError> {
         let sql = format!(

@@ -38,6 +38,17 @@ pub(super) fn discovery(router: Router<AppState>) -> Router<AppState> {
     )
 }
 
+/// CORS for token-type endpoints (browser-based clients call them; SEC-8 allows it).
+pub(super) fn protocol(router: Router<AppState>) -> Router<AppState> {
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(3600)),
+    )
+}
+
 /// Layers every response passes through, outermost first: request id, trace span,
 /// metrics, security headers, timeout, body limit.
 pub(super) fn global(router: Router<AppState>, settings: &Settings) -> Router<AppState> {

@@ -5,13 +5,15 @@
 mod admin;
 mod extract;
 mod layers;
+mod oauth;
 mod ops;
 mod pages;
 mod responses;
+mod session;
 mod well_known;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::oauth::metadata::JWKS_PATH;
 use crate::state::AppState;
@@ -38,10 +40,44 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics));
 
-    let pages = Router::new().route("/", get(pages::home::get));
+    let p = issuer.path();
+    let protocol = Router::new()
+        .route(&format!("{p}/oauth2/token"), post(oauth::token::post))
+        .route(
+            &format!("{p}/oauth2/introspect"),
+            post(oauth::token::introspect),
+        )
+        .route(&format!("{p}/oauth2/revoke"), post(oauth::token::revoke))
+        // CORE-20: 2025-03-26 clients fall back to the root paths.
+        .route(&format!("{p}/token"), post(oauth::token::post));
+    let protocol = layers::protocol(protocol);
+
+    // No CORS here: the authorization endpoint and pages are for browsers navigating (SEC-8).
+    let pages = Router::new()
+        .route("/", get(pages::home::get))
+        .route(
+            &format!("{p}/oauth2/authorize"),
+            get(oauth::authorize::get).post(oauth::authorize::post),
+        )
+        .route(
+            &format!("{p}/authorize"),
+            get(oauth::authorize::get).post(oauth::authorize::post),
+        )
+        .route(
+            &format!("{p}/login"),
+            get(pages::login::get).post(pages::login::post),
+        )
+        .route(
+            &format!("{p}/consent"),
+            get(pages::consent::get).post(pages::consent::post),
+        )
+        .route(&format!("{p}/logout"), post(pages::logout::post))
+        .route(&format!("{p}/signed-out"), get(pages::logout::signed_out))
+        .route(&format!("{p}/static/mcp-authz.css"), get(pages::stylesheet));
 
     let app = Router::new()
         .merge(discovery)
+        .merge(protocol)
         .merge(operations)
         .merge(pages)
         .nest("/admin/api", admin::api::router())

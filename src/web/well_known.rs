@@ -1,19 +1,28 @@
 //! Discovery documents: RFC 8414 metadata (META-1..5) and the JWKS (META-10).
 
 use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::oauth::metadata;
 use crate::state::AppState;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// `GET /.well-known/oauth-authorization-server[/issuer-path]` and its OpenID alias.
 pub(super) async fn metadata(State(state): State<AppState>) -> Response {
-    let cache = HeaderValue::from_static("public, max-age=3600");
+    let servers = match state.store.list_all_servers().await {
+        Ok(servers) => servers,
+        Err(error) => {
+            tracing::error!(%error, "metadata: cannot read the registry");
+            return StatusCode::SERVICE_UNAVAILABLE.into_response();
+        }
+    };
+    let document = metadata::document(&state.settings.issuer, &servers);
+    let cache = HeaderValue::from_static("public, max-age=300");
     (
         [(header::CONTENT_TYPE, JSON), (header::CACHE_CONTROL, cache)],
-        state.metadata.0.clone(),
+        document.to_string(),
     )
         .into_response()
 }

@@ -1,0 +1,177 @@
+//! Client authentication at the token, introspection and revocation endpoints
+//! (CORE-10, CORE-11, SEC-16): `none`, `client_secret_basic`, `client_secret_post`.
+//!
+//! Every failure is `invalid_client`; when the `Authorization` header was used it is a
+//! 401 with a `WWW-Authenticate` challenge (CORE-8). Two methods at once are
+//! `invalid_request`, but a bare `client_id` in the body naming the same client as the
+//! Basic header is not a second method (several SDKs send both).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use percent_encoding::percent_decode_str;
+
+use super::context::OAuthContext;
+use super::error::{ErrorCode, OAuthError};
+use super::params::OAuthParams;
+use crate::domain::client::{AuthMethod, Client};
+use crate::domain::ids::ClientId;
+
+/// The challenge sent with a 401.
+pub const BASIC_CHALLENGE: &str = "Basic realm=\"mcp-authz\"";
+
+/// Credentials as presented, before checking.
+#[derive(Default)]
+pub struct ClientCredentials {
+    /// The raw `Authorization` header, if any.
+    pub authorization: Option<String>,
+    /// `client_id` from the body.
+    pub client_id: Option<String>,
+    /// `client_secret` from the body.
+    pub client_secret: Option<String>,
+    /// `client_assertion` from the body (RFC 7523).
+    pub client_assertion: Option<String>,
+}
+
+impl std::fmt::Debug for ClientCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientCredentials")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive() // secrets and assertions are never printed (SEC-13)
+    }
+}
+
+impl ClientCredentials {
+    /// Credentials from the `Authorization` header and the form parameters.
+    pub fn from_parts(authorization: Option<String>, params: &OAuthParams) -> Self {
+        Self {
+            authorization,
+            client_id: params.get("client_id").map(str::to_owned),
+            client_secret: params.get("client_secret").map(str::to_owned),
+            client_assertion: params.get("client_assertion").map(str::to_owned),
+        }
+    }
+}
+
+/// The parameters client authentication reads from a form.
+pub const PARAMS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
+
+fn invalid_client(used_header: bool, description: &str) -> OAuthError {
+    let error = OAuthError::with_description(ErrorCode::InvalidClient, description);
+    if used_header {
+        error.with_challenge(BASIC_CHALLENGE)
+    } else {
+        error
+    }
+}
+
+/// RFC 6749 section 2.3.1: Basic carries the form-urlencoded id and secret.
+fn decode_basic(header: &str) -> Option<(String, String)> {
+    let (scheme, encoded) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    Some((unescape(id)?, unescape(secret)?))
+}
+
+/// Authenticates the caller; returns the client it proved to be.
+pub async fn authenticate(
+    ctx: &OAuthContext,
+    credentials: &ClientCredentials,
+) -> Result<Client, OAuthError> {
+    let used_header = credentials.authorization.is_some();
+    let basic = match &credentials.authorization {
+        Some(header) => Some(
+            decode_basic(header)
+                .ok_or_else(|| invalid_client(true, "malformed Basic credentials"))?,
+        ),
+        None => None,
+    };
+    let methods = usize::from(basic.is_some())
+        + usize::from(credentials.client_secret.is_some())
+        + usize::from(credentials.client_assertion.is_some());
+    if methods > 1 {
+        return Err(OAuthError::invalid_request(
+            "use exactly one client authentication method (CORE-10)",
+        ));
+    }
+    if let (Some((id, _)), Some(body_id)) = (&basic, &credentials.client_id)
+        && id != body_id
+    {
+        return Err(OAuthError::invalid_request(
+            "client_id differs from the Basic credentials",
+        ));
+    }
+    if credentials.client_assertion.is_some() {
+        return Err(invalid_client(
+            false,
+            "private_key_jwt is not enabled for this client",
+        ));
+    }
+    let (client_id, secret) = match (&basic, &credentials.client_id) {
+        (Some((id, secret)), _) => (id.clone(), Some(secret.clone())),
+        (None, Some(id)) => (id.clone(), credentials.client_secret.clone()),
+        (None, None) => return Err(invalid_client(false, "client authentication is required")),
+    };
+    let client = ctx
+        .store
+        .find_client(&ClientId::from_stored(client_id))
+        .await?;
+    let Some(client) = client.filter(|c| c.is_enabled) else {
+        return Err(invalid_client(used_header, "client authentication failed"));
+    };
+    match (client.auth_method, secret) {
+        // A public client proves nothing but its id; an embedded secret is no proof (SEC-16).
+        (AuthMethod::None, None) => Ok(client),
+        (AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost, Some(secret)) => {
+            let stored = ctx
+                .store
+                .list_active_client_secrets(&client.id, ctx.now())
+                .await?;
+            if stored
+                .iter()
+                .any(|s| ctx.hasher.verify(&secret, &s.secret_hash))
+            {
+                Ok(client)
+            } else {
+                Err(invalid_client(used_header, "client authentication failed"))
+            }
+        }
+        _ => Err(invalid_client(used_header, "client authentication failed")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_basic;
+
+    #[test]
+    fn core_11_basic_credentials_are_form_urlencoded() {
+        // "cli%3Aone:s%2Bcr+t" → id "cli:one", secret "s+cr t"
+        let header = format!(
+            "Basic {}",
+            base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                "cli%3Aone:s%2Bcr+t"
+            )
+        );
+        assert_eq!(
+            decode_basic(&header),
+            Some(("cli:one".to_owned(), "s+cr t".to_owned()))
+        );
+        assert_eq!(decode_basic("Bearer abc"), None);
+        assert_eq!(decode_basic("Basic !!!"), None);
+    }
+}

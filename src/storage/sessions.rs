@@ -1,0 +1,119 @@
+//! Browser sessions, keyed by the hash of the cookie value (SEC-18).
+
+use sqlx::FromRow;
+
+use super::{Store, StoreError, with_pool, with_tx};
+use crate::clock::UnixTime;
+use crate::domain::ids::UserId;
+
+/// A stored session.
+#[derive(Debug, Clone, FromRow)]
+pub struct SessionRecord {
+    /// Keyed hash of the cookie value.
+    pub session_hash: Vec<u8>,
+    /// The signed-in user, if any.
+    pub user_id: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: Option<i64>,
+    /// When created.
+    pub created_at: i64,
+    /// When it ends.
+    pub expires_at: i64,
+}
+
+impl SessionRecord {
+    /// The signed-in user.
+    pub fn user(&self) -> Option<UserId> {
+        self.user_id.clone().map(UserId::from_stored)
+    }
+}
+
+const INSERT_SESSION: &str = "\
+INSERT INTO sessions (session_hash, user_id, auth_time, created_at, expires_at) \
+VALUES ($1, $2, $3, $4, $5)";
+const FIND_SESSION: &str = "\
+SELECT session_hash, user_id, auth_time, created_at, expires_at FROM sessions \
+ WHERE session_hash = $1 AND expires_at > $2";
+const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
+const DELETE_EXPIRED: &str = "DELETE FROM sessions WHERE expires_at <= $1";
+
+impl Store {
+    /// Stores a new session.
+    pub async fn insert_session(&self, session: &SessionRecord) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            sqlx::query(INSERT_SESSION)
+                .bind(&session.session_hash)
+                .bind(&session.user_id)
+                .bind(session.auth_time)
+                .bind(session.created_at)
+                .bind(session.expires_at)
+                .execute(pool)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
+    }
+
+    /// Replaces session `old` by `new` in one transaction: the id rotates at sign-in (SEC-18).
+    pub async fn rotate_session(
+        &self,
+        old: Option<&[u8]>,
+        new: &SessionRecord,
+    ) -> Result<(), StoreError> {
+        with_tx!(self, |tx| {
+            if let Some(old) = old {
+                sqlx::query(DELETE_SESSION)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sqlx::query(INSERT_SESSION)
+                .bind(&new.session_hash)
+                .bind(&new.user_id)
+                .bind(new.auth_time)
+                .bind(new.created_at)
+                .bind(new.expires_at)
+                .execute(&mut *tx)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// The live session with this hash.
+    pub async fn find_session(
+        &self,
+        hash: &[u8],
+        now: UnixTime,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let row = with_pool!(self, |pool| {
+            sqlx::query_as(FIND_SESSION)
+                .bind(hash)
+                .bind(now)
+                .fetch_optional(pool)
+                .await
+        })?;
+        Ok(row)
+    }
+
+    /// Ends a session (logout).
+    pub async fn delete_session(&self, hash: &[u8]) -> Result<(), StoreError> {
+        with_pool!(self, |pool| sqlx::query(DELETE_SESSION)
+            .bind(hash)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Removes sessions that ended before `now`; returns how many.
+    pub async fn delete_expired_sessions(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let done = with_pool!(self, |pool| {
+            sqlx::query(DELETE_EXPIRED)
+                .bind(now)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(done)
+    }
+}

@@ -1,0 +1,163 @@
+//! `GET/POST /login`: sign-in of local users (SEC-6, SEC-12, SEC-18).
+
+use std::net::SocketAddr;
+
+use askama::Template;
+use axum::Form;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::Response;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{PageChrome, PageError, render};
+use crate::session::Session;
+use crate::session::login::LoginOutcome;
+use crate::state::AppState;
+use crate::web::responses::see_other;
+use crate::web::session::{CurrentSession, set_cookie};
+
+#[derive(Template)]
+#[template(path = "pages/login.html")]
+struct LoginPage<'a> {
+    chrome: PageChrome,
+    request_id: Option<&'a str>,
+    client_name: Option<String>,
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+/// `?request=` on the sign-in page.
+#[derive(Debug, Deserialize)]
+pub(crate) struct LoginQuery {
+    request: Option<String>,
+}
+
+/// The sign-in form.
+#[derive(Deserialize)]
+pub(crate) struct LoginForm {
+    csrf_token: String,
+    request: Option<String>,
+    username: String,
+    password: SecretString,
+}
+
+fn encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// Where to continue after sign-in: the consent step of `request`, or the home page.
+pub(crate) fn continue_url(state: &AppState, request: Option<&str>) -> String {
+    let base = state.settings.issuer.path();
+    match request {
+        Some(id) => format!("{base}/consent?request={}", encoded(id)),
+        None => format!("{base}/"),
+    }
+}
+
+/// The sign-in page for `request`.
+pub(crate) fn login_url(state: &AppState, request: &str) -> String {
+    format!(
+        "{}/login?request={}",
+        state.settings.issuer.path(),
+        encoded(request)
+    )
+}
+
+/// Shows the form, starting an anonymous session to bind its CSRF token to.
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    CurrentSession(session): CurrentSession,
+    Query(query): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    if session.as_ref().is_some_and(|s| s.user().is_some()) {
+        return see_other(&continue_url(&state, query.request.as_deref()));
+    }
+    let (session, fresh) = match session {
+        Some(session) => (session, false),
+        None => match state.sessions.start_anonymous().await {
+            Ok(session) => (session, true),
+            Err(error) => return PageError::internal(&error).render(&state, &headers),
+        },
+    };
+    let client_name = client_name(&state, query.request.as_deref()).await;
+    let page = LoginPage {
+        chrome: PageChrome::new(&state, state.sessions.csrf_token(&session)),
+        request_id: query.request.as_deref(),
+        client_name,
+        username: "",
+        error: None,
+    };
+    with_cookie(
+        render(StatusCode::OK, &page),
+        fresh.then_some(&session),
+        &state,
+    )
+}
+
+/// Checks the credentials; on success rotates the session and continues (303).
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    CurrentSession(session): CurrentSession,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
+    let Some(session) = session.filter(|s| state.sessions.csrf_matches(s, &form.csrf_token)) else {
+        return PageError::bad_form().render(&state, &headers); // SEC-6
+    };
+    let outcome = state
+        .login_guard
+        .attempt(&state.store, &form.username, form.password, peer.ip())
+        .await;
+    let (status, message) = match outcome {
+        Ok(LoginOutcome::Success(user)) => {
+            return match state.sessions.sign_in(Some(&session), &user).await {
+                Ok(new_session) => {
+                    let target = continue_url(&state, form.request.as_deref());
+                    with_cookie(see_other(&target), Some(&new_session), &state)
+                }
+                Err(error) => PageError::internal(&error).render(&state, &headers),
+            };
+        }
+        // One answer for unknown users and wrong passwords (SEC-12).
+        Ok(LoginOutcome::Invalid) => (StatusCode::UNAUTHORIZED, "Invalid username or password."),
+        Ok(LoginOutcome::Throttled) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many sign-in attempts. Wait a minute and try again.",
+        ),
+        Err(error) => return PageError::internal(&error).render(&state, &headers),
+    };
+    let client_name = client_name(&state, form.request.as_deref()).await;
+    let page = LoginPage {
+        chrome: PageChrome::new(&state, state.sessions.csrf_token(&session)),
+        request_id: form.request.as_deref(),
+        client_name,
+        username: &form.username,
+        error: Some(message),
+    };
+    render(status, &page)
+}
+
+async fn client_name(state: &AppState, request: Option<&str>) -> Option<String> {
+    let request = state
+        .store
+        .find_open_authorization_request(request?, state.clock.now())
+        .await
+        .ok()??;
+    let id = crate::domain::ids::ClientId::from_stored(request.client_id);
+    state.store.find_client(&id).await.ok()?.map(|c| c.name)
+}
+
+/// Adds the session cookie to `response` when a session was started or rotated.
+pub(crate) fn with_cookie(
+    mut response: Response,
+    session: Option<&Session>,
+    state: &AppState,
+) -> Response {
+    if let Some(cookie) = session.and_then(|s| set_cookie(s, state.sessions.max_age())) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
