@@ -67,6 +67,12 @@ if [ -n "$bad_axum$bad_sqlx" ]; then
     exit 1
 fi
 
+# --- Headless Chromium for the browser tests (tests/it/browser) ----------------------
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    # fonts-liberation is only a Recommends: without it screenshots show no text.
+    apt_install chromium chromium-driver fonts-liberation
+fi
+
 # --- Tests on both databases ---------------------------------------------------------
 log "tests (SQLite and PostgreSQL)"
 if command -v cargo-nextest >/dev/null 2>&1; then

@@ -19,7 +19,8 @@ use crate::state::AppState;
 use crate::storage::{PoolOptions, Store, StoreError};
 use crate::telemetry;
 
-/// How often every instance re-reads keys and checks whether rotation is due.
+/// How often every instance re-reads keys, checks whether rotation is due, and
+/// removes expired rows.
 const KEY_SCHEDULE_INTERVAL: Duration = Duration::from_secs(60);
 
 /// Why the server could not start.
@@ -205,6 +206,7 @@ pub async fn serve(settings: Settings, clock: SharedClock) -> Result<(), StartEr
 
 fn spawn_key_schedule(state: &AppState, shutdown: CancellationToken) {
     let keyring = Arc::clone(&state.keyring);
+    let store = state.store.clone();
     let clock = state.clock.clone();
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(KEY_SCHEDULE_INTERVAL);
@@ -217,6 +219,11 @@ fn spawn_key_schedule(state: &AppState, shutdown: CancellationToken) {
                         Ok(Some(kid)) => tracing::info!(%kid, "scheduled a new signing key"),
                         Ok(None) => {}
                         Err(error) => tracing::error!(%error, "key schedule failed"),
+                    }
+                    match store.delete_expired(clock.now()).await {
+                        Ok(0) => {}
+                        Ok(removed) => tracing::debug!(removed, "removed expired rows"),
+                        Err(error) => tracing::warn!(%error, "cleanup failed"),
                     }
                 }
             }

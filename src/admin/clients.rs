@@ -395,6 +395,12 @@ fn check_combination(client: &Client) -> Result<(), AdminError> {
             "at least one is required with the authorization_code grant",
         ));
     }
+    if client.may_introspect && client.allowed_servers.is_none() {
+        return Err(AdminError::invalid(
+            "allowed_resources",
+            "name the MCP servers whose tokens this client may introspect (INTRO-4)",
+        ));
+    }
     if client.may_introspect && client.client_type() == ClientType::Public {
         return Err(AdminError::invalid(
             "allow_introspection",

@@ -244,6 +244,48 @@ pub async fn list(ctx: &AdminContext, query: ListQuery) -> Result<ServerPage, Ad
     Ok(ctx.store.list_servers(&page).await?.into())
 }
 
+/// RFC 9728 Protected Resource Metadata for a registered server (RES-8): the document
+/// the MCP server itself must serve at `/.well-known/oauth-protected-resource[path]`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProtectedResourceMetadata {
+    /// The server's canonical resource URI.
+    pub resource: String,
+    /// This authorization server's issuer.
+    pub authorization_servers: Vec<String>,
+    /// The default scopes: what clients ask for first. Further scopes are obtained by
+    /// step-up after a 403 `insufficient_scope` challenge (SCOPE-5).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes_supported: Vec<String>,
+    /// Tokens travel in the `Authorization` header only (TOK-6).
+    pub bearer_methods_supported: Vec<String>,
+    /// Display name.
+    pub resource_name: String,
+}
+
+/// The Protected Resource Metadata `server` should publish, naming `issuer`.
+pub async fn protected_resource_metadata(
+    ctx: &AdminContext,
+    id: &ServerId,
+    issuer: &str,
+) -> Result<ProtectedResourceMetadata, AdminError> {
+    let server = ctx
+        .store
+        .find_server(id)
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    Ok(ProtectedResourceMetadata {
+        resource: server.resource.to_string(),
+        authorization_servers: vec![issuer.to_owned()],
+        scopes_supported: server
+            .default_scopes
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
+        bearer_methods_supported: vec!["header".to_owned()],
+        resource_name: server.name,
+    })
+}
+
 /// Deletes a server; clients lose their link to it.
 pub async fn delete(ctx: &AdminContext, actor: &Actor, id: &ServerId) -> Result<(), AdminError> {
     let event = audit::event(actor, "server.deleted", "server", id.as_str(), json!({}));

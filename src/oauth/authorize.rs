@@ -1,24 +1,20 @@
-//! The authorization endpoint's decisions (CORE-3..17, PKCE-1..4, RES-1..6, SCOPE-1..5,
-//! ISS-1..2, SEC-1..2, SEC-9..11).
+//! The authorization endpoint's decisions (CORE-3..17, PKCE-1..4, RES-1..6, SCOPE-1..3,
+//! ISS-1..2, SEC-1..2, SEC-9). What follows sign-in lives in `oauth::consent`.
 //!
 //! Until the client and its redirect URI are known to be genuine, an error may only be
 //! shown as a page (CORE-15); after that, errors go back to the client by redirect. The
 //! *type* [`AuthorizeError`] decides which.
 
-use serde_json::json;
-
 use super::context::OAuthContext;
 use super::error::{ErrorCode, OAuthError};
 use super::params::OAuthParams;
 use super::selection;
-use crate::audit::{self, Actor};
-use crate::crypto::{random_id, random_token};
+use crate::crypto::random_id;
 use crate::domain::client::{Client, ClientSource, GrantType};
-use crate::domain::ids::{ClientId, ServerId, UserId};
+use crate::domain::ids::ClientId;
 use crate::domain::pkce::CodeChallenge;
 use crate::domain::redirect_uri::RedirectUri;
-use crate::domain::scope::ScopeSet;
-use crate::storage::{AuthorizationRequestRecord, CodeRecord, ConsentRecord};
+use crate::storage::AuthorizationRequestRecord;
 
 /// Parameters the authorization endpoint reads.
 pub const PARAMS: &[&str] = &[
@@ -253,7 +249,7 @@ pub fn error_redirect(
     )
 }
 
-fn error_redirect_parts(
+pub(crate) fn error_redirect_parts(
     ctx: &OAuthContext,
     redirect_uri: &str,
     state: Option<&str>,
@@ -268,273 +264,4 @@ fn error_redirect_parts(
         params.push(("state", state));
     }
     redirect_url(ctx, redirect_uri, &params)
-}
-
-/// What happens once the user is signed in.
-#[derive(Debug)]
-pub enum NextStep {
-    /// Answer the client now (a code, or a deferred error).
-    Redirect(String),
-    /// Ask the user.
-    Consent(ConsentPrompt),
-}
-
-/// What the consent page shows (SEC-11, SCOPE-5, SCOPE-9).
-#[derive(Debug, Clone)]
-pub struct ConsentPrompt {
-    /// The request being decided.
-    pub request_id: String,
-    /// Client display name (hostile text: escape it).
-    pub client_name: String,
-    /// Host of the client id when it is a URL.
-    pub client_host: Option<String>,
-    /// Host of the redirect URI.
-    pub redirect_host: String,
-    /// MCP server display name.
-    pub server_name: String,
-    /// Its resource URI.
-    pub server_resource: String,
-    /// Scopes to decide on now, with descriptions.
-    pub scopes: Vec<(String, String)>,
-    /// Scopes the user allowed earlier (shown, not asked again).
-    pub already_granted: Vec<String>,
-    /// Whether the client's identity is not vouched for by an administrator (SEC-11).
-    pub is_unverified: bool,
-}
-
-/// Why the consent step cannot go on; always shown as a page.
-#[derive(Debug, thiserror::Error)]
-pub enum ConsentError {
-    /// The request is unknown, expired or already answered.
-    #[error("this authorization request has expired or was already answered")]
-    RequestGone,
-    /// Anything else.
-    #[error(transparent)]
-    OAuth(#[from] OAuthError),
-}
-
-impl From<crate::storage::StoreError> for ConsentError {
-    fn from(err: crate::storage::StoreError) -> Self {
-        Self::OAuth(err.into())
-    }
-}
-
-impl From<crate::crypto::CryptoError> for ConsentError {
-    fn from(err: crate::crypto::CryptoError) -> Self {
-        Self::OAuth(err.into())
-    }
-}
-
-/// Decides the step after sign-in: deliver a deferred error, approve silently when a
-/// pre-registered client already holds consent for every scope (SEC-10), or ask.
-pub async fn next_step(
-    ctx: &OAuthContext,
-    request: &AuthorizationRequestRecord,
-    user: &UserId,
-    auth_time: i64,
-) -> Result<NextStep, ConsentError> {
-    if let Some(code) = &request.error_code {
-        if !ctx
-            .store
-            .complete_authorization_request(&request.request_id, ctx.now())
-            .await?
-        {
-            return Err(ConsentError::RequestGone);
-        }
-        let url = error_redirect_parts(
-            ctx,
-            &request.redirect_uri,
-            request.state.as_deref(),
-            code,
-            request.error_description.as_deref(),
-        )?;
-        return Ok(NextStep::Redirect(url));
-    }
-    let parts = RequestParts::load(ctx, request).await?;
-    let consented = parts.consented(ctx, user).await?;
-    let missing = parts.scope.difference(&consented);
-    let is_verified = parts.client.source == ClientSource::Registered;
-    if missing.is_empty() && is_verified {
-        return approve(ctx, &request.request_id, user, auth_time)
-            .await
-            .map(NextStep::Redirect);
-    }
-    // SCOPE-5: ask only for what is new; unverified clients are asked for all (SEC-10).
-    let ask = if is_verified {
-        missing
-    } else {
-        parts.scope.clone()
-    };
-    let scopes = parts
-        .server
-        .scopes
-        .iter()
-        .filter(|s| ask.contains(&s.name))
-        .map(|s| (s.name.to_string(), s.description.clone()))
-        .collect();
-    let already_granted = parts
-        .scope
-        .intersection(&consented)
-        .difference(&ask)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    Ok(NextStep::Consent(ConsentPrompt {
-        request_id: request.request_id.clone(),
-        client_name: parts.client.name.clone(),
-        client_host: url::Url::parse(parts.client.id.as_str())
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned)),
-        redirect_host: url::Url::parse(&request.redirect_uri)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
-            .unwrap_or_else(|| request.redirect_uri.clone()),
-        server_name: parts.server.name.clone(),
-        server_resource: parts.server.resource.to_string(),
-        scopes,
-        already_granted,
-        is_unverified: !is_verified,
-    }))
-}
-
-/// The pieces of a stored request, loaded.
-struct RequestParts {
-    client: Client,
-    server: crate::domain::server::McpServer,
-    scope: ScopeSet,
-}
-
-impl RequestParts {
-    async fn load(
-        ctx: &OAuthContext,
-        request: &AuthorizationRequestRecord,
-    ) -> Result<Self, ConsentError> {
-        let client = ctx
-            .store
-            .find_client(&ClientId::from_stored(request.client_id.clone()))
-            .await?;
-        let server_id = request.server_id.clone().ok_or(ConsentError::RequestGone)?;
-        let server = ctx
-            .store
-            .find_server(&ServerId::from_stored(server_id))
-            .await?;
-        let (Some(client), Some(server)) = (client, server) else {
-            return Err(ConsentError::RequestGone);
-        };
-        if !client.is_enabled || !server.is_enabled {
-            return Err(ConsentError::RequestGone);
-        }
-        let scope = ScopeSet::parse(request.scope.as_deref().unwrap_or(""))
-            .map_err(|e| OAuthError::server_error(std::io::Error::other(e.to_string())))?;
-        Ok(Self {
-            client,
-            server,
-            scope,
-        })
-    }
-
-    async fn consented(&self, ctx: &OAuthContext, user: &UserId) -> Result<ScopeSet, ConsentError> {
-        let stored = ctx
-            .store
-            .find_consent(
-                user.as_str(),
-                self.client.id.as_str(),
-                self.server.id.as_str(),
-            )
-            .await?;
-        Ok(stored
-            .and_then(|s| ScopeSet::parse(&s).ok())
-            .unwrap_or_default())
-    }
-}
-
-/// The user allowed: remember the consent (the union, SCOPE-5), issue a 256-bit code
-/// valid for 60 s (CORE-12), and return the redirect carrying it, `state` and `iss`.
-pub async fn approve(
-    ctx: &OAuthContext,
-    request_id: &str,
-    user: &UserId,
-    auth_time: i64,
-) -> Result<String, ConsentError> {
-    let now = ctx.now();
-    let request = ctx
-        .store
-        .find_open_authorization_request(request_id, now)
-        .await?
-        .ok_or(ConsentError::RequestGone)?;
-    let parts = RequestParts::load(ctx, &request).await?;
-    let consented = parts.consented(ctx, user).await?;
-    let code = random_token()?;
-    let record = CodeRecord {
-        code_hash: ctx.hasher.hash(&code),
-        grant_id: random_id("grt_")?,
-        client_id: request.client_id.clone(),
-        user_id: user.to_string(),
-        server_id: parts.server.id.to_string(),
-        redirect_uri: request.redirect_uri.clone(),
-        redirect_uri_sent: request.redirect_uri_sent,
-        code_challenge: request
-            .code_challenge
-            .clone()
-            .ok_or(ConsentError::RequestGone)?,
-        scope: parts.scope.to_string(),
-        offline_access: request.offline_access,
-        auth_time,
-        created_at: now,
-        expires_at: now.saturating_add(ctx.policy.code_ttl),
-        consumed_at: None,
-    };
-    let consent = ConsentRecord {
-        user_id: user.to_string(),
-        client_id: request.client_id.clone(),
-        server_id: parts.server.id.to_string(),
-        scope: consented.union(&parts.scope).to_string(),
-    };
-    if !ctx
-        .store
-        .approve_authorization_request(request_id, &consent, &record, now)
-        .await?
-    {
-        return Err(ConsentError::RequestGone);
-    }
-    let detail = json!({ "client_id": request.client_id, "server_id": consent.server_id, "scope": record.scope });
-    let event = audit::event(
-        &Actor::User {
-            user_id: user.to_string(),
-        },
-        "consent.granted",
-        "client",
-        &request.client_id,
-        detail,
-    );
-    ctx.store.insert_audit_event(&event, now).await?;
-    let mut params = vec![("code", code.as_str())];
-    if let Some(state) = request.state.as_deref() {
-        params.push(("state", state));
-    }
-    Ok(redirect_url(ctx, &request.redirect_uri, &params)?)
-}
-
-/// The user refused: `access_denied` by redirect (CORE-17).
-pub async fn deny(ctx: &OAuthContext, request_id: &str) -> Result<String, ConsentError> {
-    let now = ctx.now();
-    let request = ctx
-        .store
-        .find_open_authorization_request(request_id, now)
-        .await?
-        .ok_or(ConsentError::RequestGone)?;
-    if !ctx
-        .store
-        .complete_authorization_request(request_id, now)
-        .await?
-    {
-        return Err(ConsentError::RequestGone);
-    }
-    Ok(error_redirect_parts(
-        ctx,
-        &request.redirect_uri,
-        request.state.as_deref(),
-        ErrorCode::AccessDenied.as_str(),
-        None,
-    )?)
 }

@@ -240,26 +240,43 @@ impl Store {
         Ok(scope.map(|(s,)| s))
     }
 
-    /// Redeems a code: one guarded statement, so exactly one of many concurrent
-    /// redemptions gets the row (CORE-12..14). `None`: unknown, expired or already used.
-    pub async fn consume_code(
+    /// Redeems a code and creates its grant in one transaction. The guarded UPDATE lets
+    /// exactly one of many concurrent redemptions get the row (CORE-12..14); creating the
+    /// grant in the same transaction means a replay that loses the race always finds the
+    /// grant to revoke. `None`: unknown, expired or already used.
+    pub async fn redeem_code(
         &self,
         hash: &[u8],
         now: UnixTime,
+        grant_expires_at: UnixTime,
     ) -> Result<Option<CodeRecord>, StoreError> {
-        let sql = format!(
+        let consume = format!(
             "UPDATE authorization_codes SET consumed_at = $2 \
              WHERE code_hash = $1 AND consumed_at IS NULL AND expires_at > $2 \
              RETURNING {CODE_COLUMNS}"
         );
-        let row = with_pool!(self, |pool| {
-            sqlx::query_as(&sql)
+        let record = with_tx!(self, |tx| {
+            let record: Option<CodeRecord> = sqlx::query_as(&consume)
                 .bind(hash)
                 .bind(now)
-                .fetch_optional(pool)
-                .await
-        })?;
-        Ok(row)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(code) = &record {
+                sqlx::query(super::grants::INSERT_GRANT)
+                    .bind(&code.grant_id)
+                    .bind(&code.client_id)
+                    .bind(&code.user_id)
+                    .bind(&code.server_id)
+                    .bind(&code.scope)
+                    .bind(code.auth_time)
+                    .bind(now)
+                    .bind(grant_expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            record
+        });
+        Ok(record)
     }
 
     /// A code that was already redeemed (for replay handling, CORE-14).

@@ -57,7 +57,7 @@ pub struct RefreshTokenRecord {
 
 const GRANT_COLUMNS: &str =
     "grant_id, client_id, user_id, server_id, scope, auth_time, created_at, expires_at, revoked_at";
-const INSERT_GRANT: &str = "\
+pub(super) const INSERT_GRANT: &str = "\
 INSERT INTO grants (grant_id, client_id, user_id, server_id, scope, auth_time, created_at, \
     expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const REFRESH_COLUMNS: &str =
@@ -93,28 +93,9 @@ macro_rules! insert_refresh {
 }
 
 impl Store {
-    /// Stores a new grant and, when issued, its first refresh token.
-    pub async fn insert_grant(
-        &self,
-        grant: &GrantRecord,
-        refresh: Option<&RefreshTokenRecord>,
-    ) -> Result<(), StoreError> {
-        with_tx!(self, |tx| {
-            sqlx::query(INSERT_GRANT)
-                .bind(&grant.grant_id)
-                .bind(&grant.client_id)
-                .bind(&grant.user_id)
-                .bind(&grant.server_id)
-                .bind(&grant.scope)
-                .bind(grant.auth_time)
-                .bind(grant.created_at)
-                .bind(grant.expires_at)
-                .execute(&mut *tx)
-                .await?;
-            if let Some(refresh) = refresh {
-                insert_refresh!(tx, refresh);
-            }
-        });
+    /// Stores a grant's first refresh token.
+    pub async fn insert_refresh_token(&self, token: &RefreshTokenRecord) -> Result<(), StoreError> {
+        with_tx!(self, |tx| insert_refresh!(tx, token));
         Ok(())
     }
 

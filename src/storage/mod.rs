@@ -8,6 +8,7 @@
 mod admin_tokens;
 mod audit;
 mod authorizations;
+mod cleanup;
 mod clients;
 mod grants;
 mod keys;

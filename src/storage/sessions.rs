@@ -35,7 +35,6 @@ const FIND_SESSION: &str = "\
 SELECT session_hash, user_id, auth_time, created_at, expires_at FROM sessions \
  WHERE session_hash = $1 AND expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
-const DELETE_EXPIRED: &str = "DELETE FROM sessions WHERE expires_at <= $1";
 
 impl Store {
     /// Stores a new session.
@@ -103,17 +102,5 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(())
-    }
-
-    /// Removes sessions that ended before `now`; returns how many.
-    pub async fn delete_expired_sessions(&self, now: UnixTime) -> Result<u64, StoreError> {
-        let done = with_pool!(self, |pool| {
-            sqlx::query(DELETE_EXPIRED)
-                .bind(now)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-        })?;
-        Ok(done)
     }
 }

@@ -28,6 +28,23 @@ pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id"
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; \
                    frame-ancestors 'none'; base-uri 'none'";
 
+/// The CSP of a page whose form answers with a redirect to a client: browsers apply
+/// `form-action` to every redirect that follows the submission, so the client's
+/// redirect origin (`http://127.0.0.1:5555`, `https://app.example`, or `com.example.app:`
+/// for a private-use scheme) joins `'self'`.
+pub(super) fn csp_allowing_redirect_to(redirect_uri: &str) -> Option<HeaderValue> {
+    let url = url::Url::parse(redirect_uri).ok()?;
+    let source = match url.origin() {
+        url::Origin::Tuple(..) => url.origin().ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+    };
+    let csp = CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {source}"),
+    );
+    HeaderValue::from_str(&csp).ok()
+}
+
 /// CORS for discovery documents: any origin may read them (META-4).
 pub(super) fn discovery(router: Router<AppState>) -> Router<AppState> {
     router.layer(

@@ -4,6 +4,7 @@
 mod harness;
 
 mod admin;
+mod browser;
 mod cli;
 mod oauth;
 mod ops;

@@ -11,7 +11,7 @@ use crate::oauth::context::OAuthContext;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::issue::{self, AccessTokenRequest, TokenResponse};
 use crate::oauth::params::OAuthParams;
-use crate::storage::{CodeRecord, GrantRecord};
+use crate::storage::CodeRecord;
 
 fn invalid_grant(description: &str) -> OAuthError {
     OAuthError::with_description(ErrorCode::InvalidGrant, description)
@@ -28,49 +28,37 @@ pub(super) async fn exchange(
         .ok_or_else(|| OAuthError::invalid_request("code is required"))?;
     let now = ctx.now();
     let hash = ctx.hasher.hash(code);
-    let Some(record) = ctx.store.consume_code(&hash, now).await? else {
-        replayed(ctx, client, &hash, now).await?;
+    let grant_expires_at = now.saturating_add(ctx.policy.refresh_absolute_ttl);
+    let Some(record) = ctx.store.redeem_code(&hash, now, grant_expires_at).await? else {
+        replayed(ctx, client, params, &hash, now).await?;
         // CORE-13/14: unknown, expired and used codes look the same to the client.
         return Err(invalid_grant(
             "the code is invalid, expired or already used",
         ));
     };
-    check_binding(&record, client, params)?;
-    let server = live_server_and_user(ctx, &record.server_id, &record.user_id).await?;
-    check_resource(params, &server)?;
+    let server = match checked(ctx, &record, client, params).await {
+        Ok(server) => server,
+        Err(error) => {
+            // The code is spent either way; its grant never issued a token.
+            ctx.store.revoke_grant(&record.grant_id, now).await?;
+            return Err(error);
+        }
+    };
     let scope = ScopeSet::parse(&record.scope)
         .map_err(|e| OAuthError::server_error(std::io::Error::other(e.to_string())))?;
-    let grant = GrantRecord {
-        grant_id: record.grant_id.clone(),
-        client_id: record.client_id.clone(),
-        user_id: record.user_id.clone(),
-        server_id: record.server_id.clone(),
-        scope: record.scope.clone(),
-        auth_time: record.auth_time,
-        created_at: now,
-        expires_at: now.saturating_add(ctx.policy.refresh_absolute_ttl),
-        revoked_at: None,
-    };
     let refresh = if record.offline_access {
-        Some(issue::refresh_token(
-            ctx,
-            &grant.grant_id,
-            &scope,
-            grant.expires_at,
-            now,
-        )?)
+        let issued = issue::refresh_token(ctx, &record.grant_id, &scope, grant_expires_at, now)?;
+        ctx.store.insert_refresh_token(&issued.1).await?;
+        Some(issued.0)
     } else {
         None
     };
-    ctx.store
-        .insert_grant(&grant, refresh.as_ref().map(|(_, r)| r))
-        .await?;
     let request = AccessTokenRequest {
         subject: &record.user_id,
         client_id: &record.client_id,
         server: &server,
         scope: &scope,
-        grant_id: Some(&grant.grant_id),
+        grant_id: Some(&record.grant_id),
         auth_time: Some(record.auth_time),
         grant_type: GrantType::AuthorizationCode,
     };
@@ -80,8 +68,21 @@ pub(super) async fn exchange(
         token_type: "Bearer",
         expires_in,
         scope: scope.to_string(),
-        refresh_token: refresh.map(|(token, _)| token),
+        refresh_token: refresh,
     })
+}
+
+/// Every check of a redeemed code; returns the live server it is for.
+async fn checked(
+    ctx: &OAuthContext,
+    record: &CodeRecord,
+    client: &Client,
+    params: &OAuthParams,
+) -> Result<crate::domain::server::McpServer, OAuthError> {
+    check_binding(record, client, params)?;
+    let server = live_server_and_user(ctx, &record.server_id, &record.user_id).await?;
+    check_resource(params, &server)?;
+    Ok(server)
 }
 
 /// CORE-13, CORE-18, PKCE-5: the code belongs to this client, the redirect URI is the
@@ -120,17 +121,20 @@ fn check_binding(
     Ok(())
 }
 
-/// CORE-14: a second redemption by the same client revokes what the first one issued.
+/// CORE-14: a second redemption that would otherwise have been valid (same client,
+/// redirect URI and PKCE verifier) revokes what the first one issued. One without the
+/// verifier proves nothing and changes nothing.
 async fn replayed(
     ctx: &OAuthContext,
     client: &Client,
+    params: &OAuthParams,
     hash: &[u8],
     now: i64,
 ) -> Result<(), OAuthError> {
     let Some(used) = ctx.store.find_consumed_code(hash).await? else {
         return Ok(());
     };
-    if used.client_id != client.id.as_str() {
+    if check_binding(&used, client, params).is_err() {
         return Ok(());
     }
     ctx.store.revoke_grant(&used.grant_id, now).await?;

@@ -1,16 +1,15 @@
 //! `GET/POST /consent`: the user decides (CORE-4, SCOPE-5, SEC-6, SEC-10, SEC-11).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
 use super::login::login_url;
-use super::{PageChrome, PageError, render};
+use super::{PageChrome, PageError, PageForm, allow_redirect_to, render};
 use crate::domain::ids::UserId;
-use crate::oauth::authorize::{self, ConsentError, ConsentPrompt, NextStep};
+use crate::oauth::consent::{self, ConsentError, ConsentPrompt, NextStep};
 use crate::session::Session;
 use crate::state::AppState;
 use crate::web::responses::see_other;
@@ -75,9 +74,12 @@ pub(crate) async fn get(
         Ok(None) => return PageError::expired().render(&state, &headers),
         Err(error) => return PageError::internal(&error).render(&state, &headers),
     };
-    match authorize::next_step(&state.oauth, &request, &user, auth_time).await {
+    match consent::next_step(&state.oauth, &request, &user, auth_time).await {
         Ok(NextStep::Redirect(url)) => see_other(&url),
-        Ok(NextStep::Consent(prompt)) => show(&state, &session, &user, &prompt).await,
+        Ok(NextStep::Consent(prompt)) => {
+            let page = show(&state, &session, &user, &prompt).await;
+            allow_redirect_to(page, Some(&request.redirect_uri))
+        }
         Err(error) => consent_error(&state, &headers, &error),
     }
 }
@@ -87,7 +89,7 @@ pub(crate) async fn post(
     State(state): State<AppState>,
     CurrentSession(session): CurrentSession,
     headers: HeaderMap,
-    Form(form): Form<ConsentForm>,
+    PageForm(form): PageForm<ConsentForm>,
 ) -> Response {
     let Some((session, user, auth_time)) = signed_in(session) else {
         return PageError::bad_form().render(&state, &headers);
@@ -96,8 +98,8 @@ pub(crate) async fn post(
         return PageError::bad_form().render(&state, &headers); // SEC-6
     }
     let answer = match form.decision.as_str() {
-        "allow" => authorize::approve(&state.oauth, &form.request, &user, auth_time).await,
-        "deny" => authorize::deny(&state.oauth, &form.request).await,
+        "allow" => consent::approve(&state.oauth, &form.request, &user, auth_time).await,
+        "deny" => consent::deny(&state.oauth, &form.request).await,
         _ => return PageError::bad_form().render(&state, &headers),
     };
     match answer {

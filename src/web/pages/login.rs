@@ -3,14 +3,13 @@
 use std::net::SocketAddr;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{PageChrome, PageError, render};
+use super::{PageChrome, PageError, PageForm, allow_redirect_to, render};
 use crate::session::Session;
 use crate::session::login::LoginOutcome;
 use crate::state::AppState;
@@ -81,19 +80,21 @@ pub(crate) async fn get(
             Err(error) => return PageError::internal(&error).render(&state, &headers),
         },
     };
-    let client_name = client_name(&state, query.request.as_deref()).await;
+    let client = request_client(&state, query.request.as_deref()).await;
     let page = LoginPage {
         chrome: PageChrome::new(&state, state.sessions.csrf_token(&session)),
         request_id: query.request.as_deref(),
-        client_name,
+        client_name: client.as_ref().map(|(name, _)| name.clone()),
         username: "",
         error: None,
     };
-    with_cookie(
+    // Signing in may answer the client at once (silent approval), so the form may
+    // lead there.
+    let response = allow_redirect_to(
         render(StatusCode::OK, &page),
-        fresh.then_some(&session),
-        &state,
-    )
+        client.as_ref().map(|(_, uri)| uri.as_str()),
+    );
+    with_cookie(response, fresh.then_some(&session), &state)
 }
 
 /// Checks the credentials; on success rotates the session and continues (303).
@@ -102,7 +103,7 @@ pub(crate) async fn post(
     CurrentSession(session): CurrentSession,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    Form(form): Form<LoginForm>,
+    PageForm(form): PageForm<LoginForm>,
 ) -> Response {
     let Some(session) = session.filter(|s| state.sessions.csrf_matches(s, &form.csrf_token)) else {
         return PageError::bad_form().render(&state, &headers); // SEC-6
@@ -129,25 +130,30 @@ pub(crate) async fn post(
         ),
         Err(error) => return PageError::internal(&error).render(&state, &headers),
     };
-    let client_name = client_name(&state, form.request.as_deref()).await;
+    let client = request_client(&state, form.request.as_deref()).await;
     let page = LoginPage {
         chrome: PageChrome::new(&state, state.sessions.csrf_token(&session)),
         request_id: form.request.as_deref(),
-        client_name,
+        client_name: client.as_ref().map(|(name, _)| name.clone()),
         username: &form.username,
         error: Some(message),
     };
-    render(status, &page)
+    allow_redirect_to(
+        render(status, &page),
+        client.as_ref().map(|(_, uri)| uri.as_str()),
+    )
 }
 
-async fn client_name(state: &AppState, request: Option<&str>) -> Option<String> {
+/// The client's name and redirect URI of an open authorization request.
+async fn request_client(state: &AppState, request: Option<&str>) -> Option<(String, String)> {
     let request = state
         .store
         .find_open_authorization_request(request?, state.clock.now())
         .await
         .ok()??;
     let id = crate::domain::ids::ClientId::from_stored(request.client_id);
-    state.store.find_client(&id).await.ok()?.map(|c| c.name)
+    let client = state.store.find_client(&id).await.ok()??;
+    Some((client.name, request.redirect_uri))
 }
 
 /// Adds the session cookie to `response` when a session was started or rotated.

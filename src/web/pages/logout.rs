@@ -1,13 +1,12 @@
 //! `POST /logout`: ends the session (CSRF-checked, SEC-6).
 
 use askama::Template;
-use axum::Form;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{PageChrome, PageError, render};
+use super::{PageChrome, PageError, PageForm, render};
 use crate::state::AppState;
 use crate::web::responses::see_other;
 use crate::web::session::{CurrentSession, clear_cookie};
@@ -39,7 +38,7 @@ pub(crate) async fn post(
     State(state): State<AppState>,
     CurrentSession(session): CurrentSession,
     headers: HeaderMap,
-    Form(form): Form<LogoutForm>,
+    PageForm(form): PageForm<LogoutForm>,
 ) -> Response {
     let Some(session) = session.filter(|s| state.sessions.csrf_matches(s, &form.csrf_token)) else {
         return PageError::bad_form().render(&state, &headers);

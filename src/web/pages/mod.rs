@@ -111,6 +111,39 @@ impl PageError {
     }
 }
 
+/// A submitted page form. A malformed or incomplete form is answered like a wrong
+/// CSRF token: the 403 page (SEC-6), never a bare 422.
+pub(crate) struct PageForm<T>(pub(crate) T);
+
+impl<T> axum::extract::FromRequest<AppState> for PageForm<T>
+where
+    T: serde::de::DeserializeOwned,
+{
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let headers = request.headers().clone();
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(form)) => Ok(Self(form)),
+            Err(_) => Err(PageError::bad_form().render(state, &headers)),
+        }
+    }
+}
+
+/// Lets `response`'s form answer with a redirect to `redirect_uri` (see
+/// [`super::layers::csp_allowing_redirect_to`]).
+pub(crate) fn allow_redirect_to(mut response: Response, redirect_uri: Option<&str>) -> Response {
+    if let Some(csp) = redirect_uri.and_then(super::layers::csp_allowing_redirect_to) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}
+
 /// The stylesheet, compiled in and served by us (no third-party assets, SEC-7).
 pub(super) async fn stylesheet() -> Response {
     const CSS: &str = include_str!("../../../templates/static/mcp-authz.css");

@@ -2,6 +2,8 @@
 //! client that keeps no cookies and follows no redirects.
 
 pub(crate) mod backends;
+pub(crate) mod flow;
+pub(crate) mod resource_server;
 
 use std::sync::Arc;
 

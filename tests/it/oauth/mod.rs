@@ -1,2 +1,11 @@
+mod authorize;
+mod code_flow;
+mod concurrency;
+mod interop;
+mod introspect_revoke;
 mod jwks;
+mod login_consent;
+mod mcp_server;
 mod metadata;
+mod refresh;
+mod token;

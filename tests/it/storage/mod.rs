@@ -1,3 +1,4 @@
+mod cleanup;
 mod keys;
 mod parity;
 mod restart;

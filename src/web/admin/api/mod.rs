@@ -21,6 +21,10 @@ pub(crate) fn router() -> Router<AppState> {
                 .patch(servers::patch)
                 .delete(servers::delete),
         )
+        .route(
+            "/v1/servers/{server_id}/protected-resource-metadata",
+            get(servers::protected_resource_metadata),
+        )
         .route("/v1/clients", get(clients::list).post(clients::post))
         .route(
             "/v1/clients/{client_id}",

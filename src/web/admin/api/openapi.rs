@@ -11,6 +11,7 @@ use super::{clients, servers, users};
     info(title = "mcp-authz admin API", description = "Manage MCP servers, clients and users."),
     paths(
         servers::post, servers::list, servers::get, servers::patch, servers::delete,
+        servers::protected_resource_metadata,
         clients::post, clients::list, clients::get, clients::patch, clients::delete,
         users::post, users::list, users::get, users::patch, users::delete,
     ),

@@ -4,9 +4,12 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use crate::admin::servers::{NewServerBody, ServerPage, ServerPatchBody, ServerView};
+use crate::admin::servers::{
+    NewServerBody, ProtectedResourceMetadata, ServerPage, ServerPatchBody, ServerView,
+};
 use crate::admin::{AdminContext, ListQuery, servers};
 use crate::domain::ids::ServerId;
+use crate::state::AppState;
 use crate::web::extract::{AdminCaller, ApiJson};
 use crate::web::responses::{ApiError, ApiErrorBody};
 
@@ -78,4 +81,22 @@ pub(super) async fn delete(
 ) -> Result<StatusCode, ApiError> {
     servers::delete(&ctx, &actor, &ServerId::from_stored(id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The Protected Resource Metadata this MCP server must publish (RES-8).
+#[utoipa::path(get, path = "/admin/api/v1/servers/{server_id}/protected-resource-metadata", tag = "servers",
+    operation_id = "get_protected_resource_metadata",
+    params(("server_id" = String, Path)),
+    responses((status = 200, body = ProtectedResourceMetadata), (status = 404, body = ApiErrorBody)),
+    security(("admin_token" = [])))]
+pub(super) async fn protected_resource_metadata(
+    State(state): State<AppState>,
+    _admin: AdminCaller,
+    Path(id): Path<String>,
+) -> Result<Json<ProtectedResourceMetadata>, ApiError> {
+    let issuer = state.settings.issuer.as_str();
+    let id = ServerId::from_stored(id);
+    Ok(Json(
+        servers::protected_resource_metadata(&state.admin, &id, issuer).await?,
+    ))
 }

@@ -1,0 +1,290 @@
+//! After sign-in: silent approval, the consent prompt, approval and denial (CORE-4,
+//! CORE-12, CORE-17, SCOPE-5, SEC-10, SEC-11).
+
+use serde_json::json;
+
+use super::authorize::{error_redirect_parts, redirect_url};
+use super::context::OAuthContext;
+use super::error::{ErrorCode, OAuthError};
+use crate::audit::{self, Actor};
+use crate::crypto::{random_id, random_token};
+use crate::domain::client::{Client, ClientSource};
+use crate::domain::ids::{ClientId, ServerId, UserId};
+use crate::domain::redirect_uri::{RedirectPolicy, RedirectUri};
+use crate::domain::scope::ScopeSet;
+use crate::storage::{AuthorizationRequestRecord, CodeRecord, ConsentRecord};
+
+/// What happens once the user is signed in.
+#[derive(Debug)]
+pub enum NextStep {
+    /// Answer the client now (a code, or a deferred error).
+    Redirect(String),
+    /// Ask the user.
+    Consent(ConsentPrompt),
+}
+
+/// What the consent page shows (SEC-11, SCOPE-5, SCOPE-9).
+#[derive(Debug, Clone)]
+pub struct ConsentPrompt {
+    /// The request being decided.
+    pub request_id: String,
+    /// Client display name (hostile text: escape it).
+    pub client_name: String,
+    /// Host of the client id when it is a URL.
+    pub client_host: Option<String>,
+    /// Host of the redirect URI.
+    pub redirect_host: String,
+    /// MCP server display name.
+    pub server_name: String,
+    /// Its resource URI.
+    pub server_resource: String,
+    /// Scopes to decide on now, with descriptions.
+    pub scopes: Vec<(String, String)>,
+    /// Scopes the user allowed earlier (shown, not asked again).
+    pub already_granted: Vec<String>,
+    /// Whether the client's identity is not vouched for by an administrator (SEC-11).
+    pub is_unverified: bool,
+}
+
+/// Why the consent step cannot go on; always shown as a page.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    /// The request is unknown, expired or already answered.
+    #[error("this authorization request has expired or was already answered")]
+    RequestGone,
+    /// Anything else.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+}
+
+impl From<crate::storage::StoreError> for ConsentError {
+    fn from(err: crate::storage::StoreError) -> Self {
+        Self::OAuth(err.into())
+    }
+}
+
+impl From<crate::crypto::CryptoError> for ConsentError {
+    fn from(err: crate::crypto::CryptoError) -> Self {
+        Self::OAuth(err.into())
+    }
+}
+
+/// Decides the step after sign-in: deliver a deferred error, approve silently when a
+/// pre-registered client already holds consent for every scope (SEC-10), or ask.
+pub async fn next_step(
+    ctx: &OAuthContext,
+    request: &AuthorizationRequestRecord,
+    user: &UserId,
+    auth_time: i64,
+) -> Result<NextStep, ConsentError> {
+    if let Some(code) = &request.error_code {
+        if !ctx
+            .store
+            .complete_authorization_request(&request.request_id, ctx.now())
+            .await?
+        {
+            return Err(ConsentError::RequestGone);
+        }
+        let url = error_redirect_parts(
+            ctx,
+            &request.redirect_uri,
+            request.state.as_deref(),
+            code,
+            request.error_description.as_deref(),
+        )?;
+        return Ok(NextStep::Redirect(url));
+    }
+    let parts = RequestParts::load(ctx, request).await?;
+    let consented = parts.consented(ctx, user).await?;
+    let ask = parts.scope.difference(&consented);
+    let is_verified = parts.client.source == ClientSource::Registered;
+    // SEC-10, RFC 8252 section 8.6: approve silently only when the client's identity is
+    // assured: registered by an administrator and answered at a non-loopback URI (any
+    // local program can listen on a loopback port). Everyone else sees the page again,
+    // which still asks only about new scopes (SCOPE-5).
+    let is_assured = is_verified && !is_loopback_uri(&request.redirect_uri);
+    if ask.is_empty() && is_assured {
+        return approve(ctx, &request.request_id, user, auth_time)
+            .await
+            .map(NextStep::Redirect);
+    }
+    let scopes = parts
+        .server
+        .scopes
+        .iter()
+        .filter(|s| ask.contains(&s.name))
+        .map(|s| (s.name.to_string(), s.description.clone()))
+        .collect();
+    let already_granted = parts
+        .scope
+        .intersection(&consented)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    Ok(NextStep::Consent(ConsentPrompt {
+        request_id: request.request_id.clone(),
+        client_name: parts.client.name.clone(),
+        client_host: url::Url::parse(parts.client.id.as_str())
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned)),
+        redirect_host: url::Url::parse(&request.redirect_uri)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| request.redirect_uri.clone()),
+        server_name: parts.server.name.clone(),
+        server_resource: parts.server.resource.to_string(),
+        scopes,
+        already_granted,
+        is_unverified: !is_verified,
+    }))
+}
+
+/// Whether a stored redirect URI is an http loopback one (SEC-2).
+fn is_loopback_uri(raw: &str) -> bool {
+    let lenient = RedirectPolicy {
+        allow_private_use_schemes: true,
+    };
+    RedirectUri::parse(raw, lenient).is_ok_and(|uri| uri.is_loopback())
+}
+
+/// The pieces of a stored request, loaded.
+struct RequestParts {
+    client: Client,
+    server: crate::domain::server::McpServer,
+    scope: ScopeSet,
+}
+
+impl RequestParts {
+    async fn load(
+        ctx: &OAuthContext,
+        request: &AuthorizationRequestRecord,
+    ) -> Result<Self, ConsentError> {
+        let client = ctx
+            .store
+            .find_client(&ClientId::from_stored(request.client_id.clone()))
+            .await?;
+        let server_id = request.server_id.clone().ok_or(ConsentError::RequestGone)?;
+        let server = ctx
+            .store
+            .find_server(&ServerId::from_stored(server_id))
+            .await?;
+        let (Some(client), Some(server)) = (client, server) else {
+            return Err(ConsentError::RequestGone);
+        };
+        if !client.is_enabled || !server.is_enabled {
+            return Err(ConsentError::RequestGone);
+        }
+        let scope = ScopeSet::parse(request.scope.as_deref().unwrap_or(""))
+            .map_err(|e| OAuthError::server_error(std::io::Error::other(e.to_string())))?;
+        Ok(Self {
+            client,
+            server,
+            scope,
+        })
+    }
+
+    async fn consented(&self, ctx: &OAuthContext, user: &UserId) -> Result<ScopeSet, ConsentError> {
+        let stored = ctx
+            .store
+            .find_consent(
+                user.as_str(),
+                self.client.id.as_str(),
+                self.server.id.as_str(),
+            )
+            .await?;
+        Ok(stored
+            .and_then(|s| ScopeSet::parse(&s).ok())
+            .unwrap_or_default())
+    }
+}
+
+/// The user allowed: remember the consent (the union, SCOPE-5), issue a 256-bit code
+/// valid for 60 s (CORE-12), and return the redirect carrying it, `state` and `iss`.
+pub async fn approve(
+    ctx: &OAuthContext,
+    request_id: &str,
+    user: &UserId,
+    auth_time: i64,
+) -> Result<String, ConsentError> {
+    let now = ctx.now();
+    let request = ctx
+        .store
+        .find_open_authorization_request(request_id, now)
+        .await?
+        .ok_or(ConsentError::RequestGone)?;
+    let parts = RequestParts::load(ctx, &request).await?;
+    let consented = parts.consented(ctx, user).await?;
+    let code = random_token()?;
+    let record = CodeRecord {
+        code_hash: ctx.hasher.hash(&code),
+        grant_id: random_id("grt_")?,
+        client_id: request.client_id.clone(),
+        user_id: user.to_string(),
+        server_id: parts.server.id.to_string(),
+        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_sent: request.redirect_uri_sent,
+        code_challenge: request
+            .code_challenge
+            .clone()
+            .ok_or(ConsentError::RequestGone)?,
+        scope: parts.scope.to_string(),
+        offline_access: request.offline_access,
+        auth_time,
+        created_at: now,
+        expires_at: now.saturating_add(ctx.policy.code_ttl),
+        consumed_at: None,
+    };
+    let consent = ConsentRecord {
+        user_id: user.to_string(),
+        client_id: request.client_id.clone(),
+        server_id: parts.server.id.to_string(),
+        scope: consented.union(&parts.scope).to_string(),
+    };
+    if !ctx
+        .store
+        .approve_authorization_request(request_id, &consent, &record, now)
+        .await?
+    {
+        return Err(ConsentError::RequestGone);
+    }
+    let detail = json!({ "client_id": request.client_id, "server_id": consent.server_id, "scope": record.scope });
+    let event = audit::event(
+        &Actor::User {
+            user_id: user.to_string(),
+        },
+        "consent.granted",
+        "client",
+        &request.client_id,
+        detail,
+    );
+    ctx.store.insert_audit_event(&event, now).await?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(state) = request.state.as_deref() {
+        params.push(("state", state));
+    }
+    Ok(redirect_url(ctx, &request.redirect_uri, &params)?)
+}
+
+/// The user refused: `access_denied` by redirect (CORE-17).
+pub async fn deny(ctx: &OAuthContext, request_id: &str) -> Result<String, ConsentError> {
+    let now = ctx.now();
+    let request = ctx
+        .store
+        .find_open_authorization_request(request_id, now)
+        .await?
+        .ok_or(ConsentError::RequestGone)?;
+    if !ctx
+        .store
+        .complete_authorization_request(request_id, now)
+        .await?
+    {
+        return Err(ConsentError::RequestGone);
+    }
+    Ok(error_redirect_parts(
+        ctx,
+        &request.redirect_uri,
+        request.state.as_deref(),
+        ErrorCode::AccessDenied.as_str(),
+        None,
+    )?)
+}

@@ -1,0 +1,343 @@
+//! Headless Chromium driven over WebDriver (`chromedriver` + `fantoccini`), for tests that
+//! use the web pages the way a person would: fields by their label, buttons by their text.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver` (Debian `chromium` and
+//! `chromium-driver`; `scripts/test.sh` installs them). Without them the tests fail; they
+//! never skip.
+
+mod flow;
+mod smoke;
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::elements::Element;
+use fantoccini::wd::TimeoutConfiguration;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// Headless, and nothing that reaches out to Google (there is no internet in CI).
+const CHROMIUM_FLAGS: &str = "--headless --no-sandbox --disable-gpu --disable-quic \
+    --no-first-run --disable-background-networking --disable-component-update --disable-sync \
+    --disable-dev-shm-usage --window-size=1280,1024";
+/// Collects the page's Content-Security-Policy violations in `window.__cspViolations`,
+/// so a click that the browser refuses to follow can say why.
+const RECORD_CSP_VIOLATIONS: &str = "window.__cspViolations = window.__cspViolations || []; \
+    document.addEventListener('securitypolicyviolation', e => window.__cspViolations.push(\
+    e.violatedDirective + ' refused ' + e.blockedURI + ' (policy: ' + e.originalPolicy + ')'));";
+/// What [`Callback`] answers.
+const CALLBACK_PAGE: &str =
+    "<!doctype html><title>Client</title><p>The application got the answer.</p>";
+/// How long [`Browser::wait_for_url`] waits for a navigation to land.
+const NAVIGATION_WAIT: Duration = Duration::from_secs(10);
+/// `chromedriver` gets this many tries, 50 ms apart, to accept connections (10 s).
+const DRIVER_READY_TRIES: u32 = 200;
+/// Upper bound on opening the WebDriver session (Chromium's start-up).
+const SESSION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A headless Chromium with its own `chromedriver` and a fresh, empty profile.
+///
+/// Call [`Browser::close`] at the end of a test; if a test panics first, dropping the
+/// `Browser` kills `chromedriver` and the Chromium it started.
+pub(crate) struct Browser {
+    client: Client,
+    /// Held for its `Drop`.
+    _driver: Driver,
+    /// Holds the `--user-data-dir` and the `chromedriver` log; deleted last.
+    _dir: TempDir,
+}
+
+/// The `chromedriver` child process, killed when dropped.
+struct Driver {
+    child: Child,
+    log: PathBuf,
+}
+
+impl Drop for Driver {
+    /// Kills the whole process group: `chromedriver` and the Chromium it started, which
+    /// would otherwise outlive a test that panicked before [`Browser::close`].
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Driver {
+    /// What `chromedriver` logged so far, for error messages.
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Browser {
+    /// Starts `chromedriver` on a free port and opens a headless Chromium session through it.
+    pub(crate) async fn start() -> Self {
+        for tool in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(tool).exists(),
+                "{tool} is missing: browser tests need Debian's chromium and chromium-driver. \
+                 Run scripts/test.sh, which installs them."
+            );
+        }
+        let dir = tempfile::tempdir().must("create a temp dir for the Chromium profile");
+        let free = std::net::TcpListener::bind("127.0.0.1:0").must("find a free port");
+        let address = free.local_addr().must("find a free port");
+        drop(free);
+        let log = dir.path().join("chromedriver.log");
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={}", address.port()))
+            .arg(format!("--log-path={}", log.display()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .must(&format!("start {CHROMEDRIVER}"));
+        let mut driver = Driver { child, log };
+
+        let mut tries = 0;
+        while tokio::net::TcpStream::connect(address).await.is_err() {
+            let exited = driver.child.try_wait().ok().flatten();
+            tries += 1;
+            assert!(
+                exited.is_none() && tries < DRIVER_READY_TRIES,
+                "chromedriver did not accept connections on {address} within 10 s \
+                 (exit status: {exited:?}); its log:\n{}",
+                driver.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+
+        let mut args: Vec<String> = CHROMIUM_FLAGS
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        args.push(format!(
+            "--user-data-dir={}",
+            dir.path().join("profile").display()
+        ));
+        let Value::Object(capabilities) = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        }) else {
+            unreachable!("a JSON object literal")
+        };
+        // chromedriver speaks plain HTTP on loopback: no TLS (and no crypto provider) needed.
+        let mut builder = ClientBuilder::new(HttpConnector::new());
+        let url = format!("http://{address}");
+        let connect = builder.capabilities(capabilities).connect(&url);
+        let client = tokio::time::timeout(SESSION_TIMEOUT, connect)
+            .await
+            .map_err(|_| format!("no answer within {SESSION_TIMEOUT:?}"))
+            .and_then(|connected| connected.map_err(|e| e.to_string()))
+            .must(&format!(
+                "open a Chromium session; chromedriver log:\n{}",
+                driver.log()
+            ));
+        let timeouts = TimeoutConfiguration::new(
+            Some(Duration::from_secs(10)),
+            Some(Duration::from_secs(30)),
+            Some(Duration::ZERO),
+        );
+        client
+            .update_timeouts(timeouts)
+            .await
+            .must("set WebDriver timeouts");
+        Self {
+            client,
+            _driver: driver,
+            _dir: dir,
+        }
+    }
+
+    /// Opens `url` and waits for the page to load.
+    pub(crate) async fn goto(&self, url: &str) {
+        self.client.goto(url).await.must(&format!("open {url}"));
+    }
+
+    /// Types `value` into the one `<input>` whose `<label>` reads `label` (linked by
+    /// `for`/`id`, or wrapping the input), replacing what was there.
+    pub(crate) async fn fill(&self, label: &str, value: &str) {
+        let label_is = format!("normalize-space(.) = {}", xpath_literal(label));
+        let xpath = format!("//input[@id = //label[{label_is}]/@for] | //label[{label_is}]//input");
+        let input = self
+            .the_one(&xpath, &format!("<input> labelled {label:?}"))
+            .await;
+        input.clear().await.must(&format!("clear {label:?}"));
+        input
+            .send_keys(value)
+            .await
+            .must(&format!("type into {label:?}"));
+    }
+
+    /// Clicks the one `<button>` whose text, or `<input type="submit">` whose value, is `text`.
+    pub(crate) async fn click_button(&self, text: &str) {
+        let literal = xpath_literal(text);
+        let xpath = format!(
+            "//button[normalize-space(.) = {literal}] \
+             | //input[@type = 'submit' and normalize-space(@value) = {literal}]"
+        );
+        let button = self.the_one(&xpath, &format!("button {text:?}")).await;
+        self.client
+            .execute(RECORD_CSP_VIOLATIONS, Vec::new())
+            .await
+            .must("watch for Content-Security-Policy violations");
+        button.click().await.must(&format!("click button {text:?}"));
+    }
+
+    /// The visible text of the page (`document.body.innerText`).
+    pub(crate) async fn text(&self) -> String {
+        let script = "return document.body.innerText;";
+        let text = self
+            .client
+            .execute(script, Vec::new())
+            .await
+            .must("read the page text");
+        text.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The address the browser is at now (after any redirects).
+    pub(crate) async fn current_url(&self) -> url::Url {
+        self.client.current_url().await.must("read the current URL")
+    }
+
+    /// The document's `<title>`.
+    pub(crate) async fn title(&self) -> String {
+        self.client.title().await.must("read the page title")
+    }
+
+    /// The text of every button on the page (`<button>` text, `<input type="submit">`
+    /// value), in document order.
+    pub(crate) async fn buttons(&self) -> Vec<String> {
+        let script = "return Array.from(document.querySelectorAll('button, input[type=submit]'))\
+            .map(b => (b.tagName === 'BUTTON' ? b.innerText : b.value).trim());";
+        let texts = self
+            .client
+            .execute(script, Vec::new())
+            .await
+            .must("list the buttons");
+        serde_json::from_value(texts).must("read the button texts")
+    }
+
+    /// Waits (at most 10 s) until the browser's address starts with `prefix`, as after a
+    /// redirect to an OAuth client; returns that address. On timeout the panic names any
+    /// Content-Security-Policy violation the last [`Browser::click_button`] caused.
+    pub(crate) async fn wait_for_url(&self, prefix: &str) -> url::Url {
+        let waited = tokio::time::timeout(NAVIGATION_WAIT, async {
+            loop {
+                let url = self.current_url().await;
+                if url.as_str().starts_with(prefix) {
+                    return url;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        match waited {
+            Ok(url) => url,
+            Err(_) => {
+                let (url, text) = (self.current_url().await, self.text().await);
+                let script = "return window.__cspViolations || [];";
+                let violations = self.client.execute(script, Vec::new()).await;
+                let violations = violations.map_or_else(|e| e.to_string(), |v| v.to_string());
+                panic!(
+                    "the browser did not reach {prefix} within {NAVIGATION_WAIT:?}; \
+                     it is at {url}; CSP violations: {violations}; page text:\n{text}"
+                )
+            }
+        }
+    }
+
+    /// Saves a PNG screenshot of the window to `path`.
+    pub(crate) async fn screenshot(&self, path: &Path) {
+        let png = self.client.screenshot().await.must("take a screenshot");
+        std::fs::write(path, png).must(&format!("write {}", path.display()));
+    }
+
+    /// Ends the session (Chromium quits), then stops `chromedriver`.
+    pub(crate) async fn close(self) {
+        self.client.close().await.must("close the Chromium session");
+    }
+
+    /// The single element matching `xpath`; panics, naming `what`, on none or several.
+    async fn the_one(&self, xpath: &str, what: &str) -> Element {
+        let locator = Locator::XPath(xpath);
+        let mut found = self
+            .client
+            .find_all(locator)
+            .await
+            .must(&format!("search {xpath}"));
+        if found.len() != 1 {
+            let (url, text) = (self.current_url().await, self.text().await);
+            panic!(
+                "expected one {what} on {url}, found {}; page text:\n{text}",
+                found.len()
+            );
+        }
+        found.remove(0)
+    }
+}
+
+/// A stand-in for an OAuth client's redirect endpoint on `127.0.0.1`: answers every GET
+/// with a small page, so a redirect to the client lands somewhere real (Chromium's own
+/// error page for an unreachable address would hide where the browser went).
+pub(crate) struct Callback {
+    /// `http://127.0.0.1:PORT/callback`
+    pub(crate) redirect_uri: String,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Callback {
+    /// Listens on a free loopback port until dropped.
+    pub(crate) async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .must("bind the callback listener");
+        let port = listener.local_addr().must("read the callback port").port();
+        let router = axum::Router::new().fallback(|| async { axum::response::Html(CALLBACK_PAGE) });
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Self {
+            redirect_uri: format!("http://127.0.0.1:{port}/callback"),
+            task,
+        }
+    }
+}
+
+impl Drop for Callback {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// `text` as an XPath string literal (XPath 1.0 has no escapes: use `concat` for quotes).
+fn xpath_literal(text: &str) -> String {
+    if !text.contains('\'') {
+        format!("'{text}'")
+    } else if !text.contains('"') {
+        format!("\"{text}\"")
+    } else {
+        let parts: Vec<String> = text.split('\'').map(|part| format!("'{part}'")).collect();
+        format!("concat({})", parts.join(", \"'\", "))
+    }
+}
+
+/// `unwrap` with a message saying what the harness was doing.
+trait Must<T> {
+    fn must(self, doing: &str) -> T;
+}
+
+impl<T, E: std::fmt::Display> Must<T> for Result<T, E> {
+    fn must(self, doing: &str) -> T {
+        self.unwrap_or_else(|e| panic!("browser: cannot {doing}: {e}"))
+    }
+}
