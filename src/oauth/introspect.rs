@@ -22,14 +22,7 @@ use crate::storage::StoreError;
 const SKEW: i64 = 60;
 
 /// Parameters of the introspection endpoint.
-pub const PARAMS: &[&str] = &[
-    "token",
-    "token_type_hint",
-    "client_id",
-    "client_secret",
-    "client_assertion",
-    "client_assertion_type",
-];
+pub const PARAMS: &[&str] = super::params::TOKEN_ENDPOINT_PARAMS;
 
 /// The introspection answer.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]

@@ -111,6 +111,24 @@ pub fn access_token(
     Ok((token, ttl))
 }
 
+/// Signs the access token for `request` and shapes the token response (CORE-7,
+/// SCOPE-4: the scope is always returned).
+pub fn token_response(
+    ctx: &OAuthContext,
+    request: &AccessTokenRequest<'_>,
+    refresh_token: Option<String>,
+    now: UnixTime,
+) -> Result<TokenResponse, OAuthError> {
+    let (access_token, expires_in) = access_token(ctx, request, now)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        scope: request.scope.to_string(),
+        refresh_token,
+    })
+}
+
 /// The grant id inside a `jti`, if the token belongs to a grant.
 pub fn grant_of_jti(jti: &str) -> Option<&str> {
     jti.split_once('.').map(|(grant, _)| grant)

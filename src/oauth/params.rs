@@ -7,6 +7,17 @@ use std::collections::HashMap;
 
 use super::error::OAuthError;
 
+/// Parameters of the introspection and revocation endpoints: the token, its type hint,
+/// and client authentication.
+pub const TOKEN_ENDPOINT_PARAMS: &[&str] = &[
+    "token",
+    "token_type_hint",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+];
+
 /// Longest accepted parameter value; longer ones are refused rather than stored (SEC-14).
 pub const MAX_VALUE_LEN: usize = 4096;
 

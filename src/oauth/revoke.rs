@@ -15,14 +15,7 @@ use crate::audit::{self, Actor};
 use crate::domain::client::Client;
 
 /// Parameters of the revocation endpoint.
-pub const PARAMS: &[&str] = &[
-    "token",
-    "token_type_hint",
-    "client_id",
-    "client_secret",
-    "client_assertion",
-    "client_assertion_type",
-];
+pub const PARAMS: &[&str] = super::params::TOKEN_ENDPOINT_PARAMS;
 
 /// Revokes `token` if it belongs to `caller`; success and unknown tokens look alike.
 pub async fn revoke(

@@ -75,6 +75,25 @@ impl Store {
         Ok(())
     }
 
+    /// Runs `delete_sql` (one `$1` placeholder, the id) and records `event` in the same
+    /// transaction; `NotFound` when no row matched, and then nothing is recorded.
+    pub(super) async fn delete_audited(
+        &self,
+        delete_sql: &str,
+        id: &str,
+        event: &AuditEvent,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        super::with_tx!(self, |tx| {
+            let deleted = sqlx::query(delete_sql).bind(id).execute(&mut *tx).await?;
+            if deleted.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(tx, event, now);
+        });
+        Ok(())
+    }
+
     /// Newest events first, older than `before` (exclusive; `None` = from the newest).
     pub async fn list_audit_events(
         &self,

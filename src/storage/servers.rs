@@ -151,17 +151,8 @@ impl Store {
         event: &AuditEvent,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        with_tx!(self, |tx| {
-            let deleted = sqlx::query(DELETE_SERVER)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            if deleted.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            insert_audit!(tx, event, now);
-        });
-        Ok(())
+        self.delete_audited(DELETE_SERVER, id.as_str(), event, now)
+            .await
     }
 
     /// The server with this id.

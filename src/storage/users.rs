@@ -91,17 +91,8 @@ impl Store {
         event: &AuditEvent,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        with_tx!(self, |tx| {
-            let deleted = sqlx::query(DELETE_USER)
-                .bind(id.as_str())
-                .execute(&mut *tx)
-                .await?;
-            if deleted.rows_affected() == 0 {
-                return Err(StoreError::NotFound);
-            }
-            insert_audit!(tx, event, now);
-        });
-        Ok(())
+        self.delete_audited(DELETE_USER, id.as_str(), event, now)
+            .await
     }
 
     /// The user with this id.

@@ -62,14 +62,7 @@ pub(super) async fn exchange(
         auth_time: Some(record.auth_time),
         grant_type: GrantType::AuthorizationCode,
     };
-    let (access_token, expires_in) = issue::access_token(ctx, &request, now)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        scope: scope.to_string(),
-        refresh_token: refresh,
-    })
+    issue::token_response(ctx, &request, refresh, now)
 }
 
 /// Every check of a redeemed code; returns the live server it is for.

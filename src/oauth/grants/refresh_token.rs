@@ -89,14 +89,7 @@ pub(super) async fn exchange(
         auth_time: Some(grant.auth_time),
         grant_type: GrantType::RefreshToken,
     };
-    let (access_token, expires_in) = issue::access_token(ctx, &request, now)?;
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in,
-        scope: scope.to_string(),
-        refresh_token: Some(successor),
-    })
+    issue::token_response(ctx, &request, Some(successor), now)
 }
 
 /// REFRESH-4: reuse of a rotated token revokes the family and the grant's access tokens.

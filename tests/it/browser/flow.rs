@@ -37,12 +37,12 @@ async fn open_authorization(
 async fn sign_in(browser: &Browser, username: &str, password: &str) {
     browser.fill("Username", username).await;
     browser.fill("Password", password).await;
-    browser.click_button("Sign in").await;
+    browser.submit("Sign in").await;
 }
 
-/// Asserts the browser is on the server's page at `path`.
+/// Asserts the browser arrives (within the navigation wait) on the server's page at `path`.
 async fn assert_on_page(browser: &Browser, app: &TestApp, path: &str) {
-    let url = browser.current_url().await;
+    let url = browser.wait_for_url(&format!("{}{path}", app.base)).await;
     assert_eq!(
         (url.origin().ascii_serialization(), url.path()),
         (app.base.clone(), path),
@@ -66,7 +66,7 @@ async fn save_screenshot(browser: &Browser, path: &str) {
 
 /// Clicks `decision` on the consent page; returns the address the client was sent to.
 async fn decide(browser: &Browser, callback: &Callback, decision: &str) -> url::Url {
-    browser.click_button(decision).await;
+    browser.submit(decision).await;
     let answer = browser
         .wait_for_url(&format!("{}?", callback.redirect_uri))
         .await;

@@ -193,6 +193,40 @@ impl Browser {
         button.click().await.must(&format!("click button {text:?}"));
     }
 
+    /// Clicks the button `text` of a form and waits until the browser shows the next
+    /// document (the submission's answer, after any redirects), so what a test reads
+    /// next is never the page it came from.
+    pub(crate) async fn submit(&self, text: &str) {
+        let mark = "window.__beforeSubmit = true; return null;";
+        self.client
+            .execute(mark, Vec::new())
+            .await
+            .must("mark the current document");
+        self.click_button(text).await;
+        let fresh =
+            "return window.__beforeSubmit === undefined && document.readyState === 'complete';";
+        let arrived = tokio::time::timeout(NAVIGATION_WAIT, async {
+            loop {
+                let answer = self.client.execute(fresh, Vec::new()).await;
+                if answer.is_ok_and(|v| v.as_bool() == Some(true)) {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await;
+        if arrived.is_err() {
+            let script = "return window.__cspViolations || [];";
+            let violations = self.client.execute(script, Vec::new()).await;
+            let violations = violations.map_or_else(|e| e.to_string(), |v| v.to_string());
+            panic!(
+                "submitting {text:?} showed no new page within {NAVIGATION_WAIT:?} \
+                 (at {}); CSP violations: {violations}",
+                self.current_url().await
+            );
+        }
+    }
+
     /// The visible text of the page (`document.body.innerText`).
     pub(crate) async fn text(&self) -> String {
         let script = "return document.body.innerText;";
