@@ -12,6 +12,7 @@ use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretHasher};
 use crate::jose::{self, KeyError, KeyPolicy, KeyRing};
+use crate::net::{NetError, OutboundClient, OutboundPolicy};
 use crate::oauth::{FlowPolicy, OAuthContext};
 use crate::session::Sessions;
 use crate::session::login::LoginGuard;
@@ -35,6 +36,9 @@ pub enum StartError {
     /// The key-encryption key is unusable.
     #[error("{0}")]
     Crypto(#[from] CryptoError),
+    /// The outbound HTTP client could not be built.
+    #[error("{0}")]
+    Outbound(#[from] NetError),
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, #[source] std::io::Error),
@@ -71,6 +75,7 @@ pub fn admin_context(
 
 /// Connects, migrates, loads keys and assembles the state every request shares.
 pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppState, StartError> {
+    let outbound = OutboundClient::new(&OutboundPolicy::from_settings(&settings))?;
     let store = connect_store(&settings).await?;
     store.migrate().await?;
     let kek = jose::load_key_encryption_key(&settings)?;
@@ -114,6 +119,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         sessions,
         login_guard,
         metrics: telemetry::metrics_handle(),
+        outbound,
     })
 }
 

@@ -7,6 +7,7 @@
 //! - [`domain`]: pure OAuth/MCP types and rules (no I/O).
 //! - [`storage`]: the one `Store` over SQLite or PostgreSQL; the only place that speaks SQL.
 //! - [`jose`]: signing keys, key rotation and the public JWKS.
+//! - [`net`]: the one outbound HTTP client, guarded against server-side request forgery.
 //! - [`oauth`], [`admin`]: use-cases (protocol decisions, admin changes with audit events).
 //! - [`web`]: the HTTP adapter; nothing imports it.
 #![deny(
@@ -26,6 +27,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod jose;
+pub mod net;
 pub mod oauth;
 pub mod session;
 pub mod state;

@@ -9,6 +9,7 @@ use crate::admin::AdminContext;
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::jose::KeyRing;
+use crate::net::OutboundClient;
 use crate::oauth::OAuthContext;
 use crate::session::Sessions;
 use crate::session::login::LoginGuard;
@@ -35,4 +36,6 @@ pub struct AppState {
     pub login_guard: Arc<LoginGuard>,
     /// Prometheus exposition.
     pub metrics: PrometheusHandle,
+    /// The one outbound HTTP client (SEC-19).
+    pub outbound: OutboundClient,
 }

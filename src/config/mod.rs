@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format as _, Toml};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use sections::{LogFormat, RawSettings, SigningAlgorithm};
@@ -137,6 +139,8 @@ pub struct Settings {
     pub database_kind: DatabaseKind,
     /// Where the key-encryption key comes from.
     pub kek: KekSource,
+    /// The certificates of `outbound.extra_ca_file`, read and checked at start.
+    pub outbound_extra_roots: Vec<CertificateDer<'static>>,
 }
 
 impl Settings {
@@ -177,6 +181,8 @@ impl Settings {
         let issuer = resolve_issuer(&raw)?;
         let database_kind = database_kind(&raw.database.url)?;
         check_ranges(&raw)?;
+        check_outbound(&raw)?;
+        let outbound_extra_roots = load_extra_roots(&raw)?;
         let kek = resolve_kek(&raw)?;
         if let Some(token) = &raw.admin.bootstrap_token
             && token.expose_secret().len() < 32
@@ -199,6 +205,7 @@ impl Settings {
             issuer,
             database_kind,
             kek,
+            outbound_extra_roots,
         })
     }
 
@@ -217,6 +224,12 @@ impl Settings {
     /// `dev.loopback`
     pub fn dev_loopback(&self) -> bool {
         self.raw.dev.loopback
+    }
+
+    /// Whether outbound requests may reach 127.0.0.0/8 and `::1` (CIMD-9's dev
+    /// exception): `dev.loopback` or `outbound.allow_loopback`.
+    pub fn outbound_allows_loopback(&self) -> bool {
+        self.raw.dev.loopback || self.raw.outbound.allow_loopback
     }
 
     /// `tokens.access_token_ttl`
@@ -359,6 +372,71 @@ fn check_ranges(raw: &RawSettings) -> Result<(), ConfigError> {
     Ok(())
 }
 
+fn check_outbound(raw: &RawSettings) -> Result<(), ConfigError> {
+    let outbound = &raw.outbound;
+    // CIMD-12 time-boxes every fetch: connect at most 2 s, the whole request at most 5 s.
+    if outbound.connect_timeout.is_zero() || outbound.connect_timeout > Duration::from_secs(2) {
+        return Err(invalid(
+            "outbound.connect_timeout",
+            "must be more than 0s and at most 2s (CIMD-12)",
+        ));
+    }
+    if outbound.total_timeout < outbound.connect_timeout
+        || outbound.total_timeout > Duration::from_secs(5)
+    {
+        return Err(invalid(
+            "outbound.total_timeout",
+            "must be at least outbound.connect_timeout and at most 5s (CIMD-12)",
+        ));
+    }
+    if outbound.max_concurrent_per_host == 0 {
+        return Err(invalid(
+            "outbound.max_concurrent_per_host",
+            "must be at least 1",
+        ));
+    }
+    if outbound.requests_per_host_per_minute == 0 {
+        return Err(invalid(
+            "outbound.requests_per_host_per_minute",
+            "must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// Reads `outbound.extra_ca_file`: one or more PEM `CERTIFICATE` blocks, each usable as
+/// a trust anchor.
+fn load_extra_roots(raw: &RawSettings) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
+    const KEY: &str = "outbound.extra_ca_file";
+    let Some(path) = &raw.outbound.extra_ca_file else {
+        return Ok(Vec::new());
+    };
+    let pem = std::fs::read(path)
+        .map_err(|e| invalid(KEY, format!("cannot read {}: {e}", path.display())))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(KEY, format!("{} is not valid PEM ({e})", path.display())))?;
+    if certs.is_empty() {
+        return Err(invalid(
+            KEY,
+            format!("{} holds no PEM CERTIFICATE block", path.display()),
+        ));
+    }
+    let mut store = rustls::RootCertStore::empty();
+    for cert in &certs {
+        store.add(cert.clone()).map_err(|e| {
+            invalid(
+                KEY,
+                format!(
+                    "{} holds a certificate that is not a usable CA ({e})",
+                    path.display()
+                ),
+            )
+        })?;
+    }
+    Ok(certs)
+}
+
 fn resolve_kek(raw: &RawSettings) -> Result<KekSource, ConfigError> {
     let keys = &raw.keys;
     let source = match (&keys.encryption_key, &keys.encryption_key_file) {
@@ -464,6 +542,65 @@ mod tests {
         assert!(unknown.contains("listen_typo"), "{unknown}");
         let listen = err_key("[server]\nlisten = \"nonsense\"\nissuer = \"https://a.example\"");
         assert!(listen.contains("server.listen"), "{listen}");
+    }
+
+    #[test]
+    fn cimd_12_outbound_bounds_name_their_key() {
+        let base = "[server]\nissuer = \"https://a.example\"\n[outbound]\n";
+        for (line, key) in [
+            ("connect_timeout = \"0s\"", "outbound.connect_timeout"),
+            ("connect_timeout = \"3s\"", "outbound.connect_timeout"),
+            ("total_timeout = \"6s\"", "outbound.total_timeout"),
+            ("total_timeout = \"1s\"", "outbound.total_timeout"),
+            (
+                "max_concurrent_per_host = 0",
+                "outbound.max_concurrent_per_host",
+            ),
+            (
+                "requests_per_host_per_minute = 0",
+                "outbound.requests_per_host_per_minute",
+            ),
+        ] {
+            assert_eq!(err_key(&format!("{base}{line}")), key, "{line}");
+        }
+        let ok = Settings::from_toml(&format!("{base}total_timeout = \"2s\"")).unwrap();
+        assert!(ok.outbound_extra_roots.is_empty());
+        assert!(!ok.outbound_allows_loopback());
+    }
+
+    #[test]
+    fn cimd_9_outbound_loopback_follows_dev_mode_or_its_own_key() {
+        let dev = Settings::from_toml("[dev]\nloopback = true").unwrap();
+        assert!(dev.outbound_allows_loopback());
+        let own = Settings::from_toml(
+            "[server]\nissuer = \"https://a.example\"\n[outbound]\nallow_loopback = true",
+        )
+        .unwrap();
+        assert!(own.outbound_allows_loopback());
+    }
+
+    #[test]
+    fn outbound_extra_ca_file_must_be_a_readable_pem_bundle() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = "[server]\nissuer = \"https://a.example\"\n[outbound]\n";
+        let missing = dir.path().join("missing.pem");
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        let broken = dir.path().join("broken.pem");
+        std::fs::write(
+            &broken,
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+        )
+        .unwrap();
+        for path in [&missing, &garbage, &broken] {
+            let toml = format!("{base}extra_ca_file = {:?}", path.display().to_string());
+            assert_eq!(
+                err_key(&toml),
+                "outbound.extra_ca_file",
+                "{}",
+                path.display()
+            );
+        }
     }
 
     #[test]

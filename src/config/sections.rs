@@ -30,6 +30,8 @@ pub struct RawSettings {
     pub admin: AdminSection,
     /// `[log]`
     pub log: LogSection,
+    /// `[outbound]`
+    pub outbound: OutboundSection,
 }
 
 /// `[server]`: the listener and the issuer.
@@ -173,6 +175,26 @@ pub struct LogSection {
     pub format: LogFormat,
     /// `log.filter`
     pub filter: String,
+}
+
+/// `[outbound]`: the one outbound HTTP client (SEC-19, CIMD-9, CIMD-12).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutboundSection {
+    /// `outbound.connect_timeout` (CIMD-12)
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// `outbound.total_timeout` (CIMD-12)
+    #[serde(with = "humantime_serde")]
+    pub total_timeout: Duration,
+    /// `outbound.max_concurrent_per_host` (CIMD-12)
+    pub max_concurrent_per_host: u32,
+    /// `outbound.requests_per_host_per_minute` (CIMD-12)
+    pub requests_per_host_per_minute: u32,
+    /// `outbound.extra_ca_file`: PEM trust anchors added to the built-in roots.
+    pub extra_ca_file: Option<PathBuf>,
+    /// `outbound.allow_loopback` (CIMD-9 dev exception; also on under `dev.loopback`)
+    pub allow_loopback: bool,
 }
 
 const REDACTED: &str = "[redacted]";

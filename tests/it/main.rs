@@ -6,6 +6,7 @@ mod harness;
 mod admin;
 mod browser;
 mod cli;
+mod net;
 mod oauth;
 mod ops;
 mod storage;
