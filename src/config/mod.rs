@@ -360,10 +360,16 @@ fn check_ranges(raw: &RawSettings) -> Result<(), ConfigError> {
     if sessions.ttl < Duration::from_secs(60) {
         return Err(invalid("sessions.ttl", "must be at least 1m"));
     }
-    if sessions.login_attempts_per_username == 0 || sessions.login_attempts_per_address == 0 {
+    if sessions.login_attempts_per_username == 0 {
         return Err(invalid(
             "sessions.login_attempts_per_username",
-            "limits must be at least 1",
+            "must be at least 1",
+        ));
+    }
+    if sessions.login_attempts_per_address == 0 {
+        return Err(invalid(
+            "sessions.login_attempts_per_address",
+            "must be at least 1",
         ));
     }
     if raw.admin.max_page_size == 0 || raw.admin.max_page_size > 1000 {
@@ -537,6 +543,10 @@ mod tests {
         assert_eq!(
             err_key(&format!("{base}[tokens]\naccess_token_ttl = \"2d\"")),
             "tokens.access_token_ttl"
+        );
+        assert_eq!(
+            err_key(&format!("{base}[sessions]\nlogin_attempts_per_address = 0")),
+            "sessions.login_attempts_per_address"
         );
         let unknown = err_key("[server]\nissuer = \"https://a.example\"\nlisten_typo = 1");
         assert!(unknown.contains("listen_typo"), "{unknown}");
