@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{AdminContext, AdminPolicy};
+use crate::cimd::{CimdResolver, CimdSettings};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretHasher};
@@ -69,6 +70,9 @@ pub fn admin_context(
             allow_loopback_http: settings.dev_loopback(),
             max_page_size: settings.raw.admin.max_page_size,
             bootstrap_token: settings.raw.admin.bootstrap_token.clone(),
+            cimd_require_approval: settings.raw.cimd.require_approval,
+            cimd_allow_hosts: settings.cimd_allow_hosts.clone(),
+            cimd_deny_hosts: settings.cimd_deny_hosts.clone(),
         }),
     }
 }
@@ -103,6 +107,12 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         hasher,
         keyring: Arc::clone(&keyring),
         policy: Arc::new(FlowPolicy::from_settings(&settings)),
+        cimd: Arc::new(CimdResolver::new(
+            outbound.clone(),
+            store.clone(),
+            clock.clone(),
+            CimdSettings::from_settings(&settings),
+        )),
     };
     let limits = &settings.raw.sessions;
     let login_guard = Arc::new(LoginGuard::new(

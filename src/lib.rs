@@ -21,6 +21,7 @@
 pub mod admin;
 pub mod app;
 pub mod audit;
+pub mod cimd;
 pub mod cli;
 pub mod clock;
 pub mod config;

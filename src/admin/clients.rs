@@ -197,6 +197,14 @@ pub async fn update(
         .find_client(id)
         .await?
         .ok_or(AdminError::NotFound)?;
+    if client.source == ClientSource::Cimd {
+        return Err(AdminError::Conflict {
+            field: "client_id".to_owned(),
+            message: "is a CIMD client, described by its own document; enable, disable or \
+                      approve it at /admin/api/v1/cimd/clients/{client_id}"
+                .to_owned(),
+        });
+    }
     if let Some(name) = patch.client_name {
         check_display_name(&name).map_err(|e| AdminError::invalid("client_name", e))?;
         client.name = name;

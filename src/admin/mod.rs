@@ -2,6 +2,7 @@
 //! audit. Each change and its audit event are written in one transaction, so the two
 //! skins over these functions cannot diverge in validation or auditing.
 
+pub mod cimd;
 pub mod clients;
 pub mod servers;
 pub mod tokens;
@@ -37,6 +38,12 @@ pub struct AdminPolicy {
     pub max_page_size: u32,
     /// The configured bootstrap token, if any.
     pub bootstrap_token: Option<secrecy::SecretString>,
+    /// `cimd.require_approval`.
+    pub cimd_require_approval: bool,
+    /// `cimd.allow_hosts`, listed read-only beside the API's rules.
+    pub cimd_allow_hosts: Vec<crate::config::HostPattern>,
+    /// `cimd.deny_hosts`, likewise.
+    pub cimd_deny_hosts: Vec<crate::config::HostPattern>,
 }
 
 /// Why an admin request failed; the web layer maps each to a status code.

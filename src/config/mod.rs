@@ -4,6 +4,7 @@
 //! Values are checked once, at start (META-3, CORE-2): an invalid value stops the
 //! server with a message that names the key. Everything after start takes `&Settings`.
 
+mod host_pattern;
 pub mod sections;
 
 use std::net::{IpAddr, SocketAddr};
@@ -16,6 +17,7 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret, SecretString};
 
+pub use host_pattern::HostPattern;
 pub use sections::{LogFormat, RawSettings, SigningAlgorithm};
 
 /// The defaults, compiled in so the binary runs without any file.
@@ -141,6 +143,10 @@ pub struct Settings {
     pub kek: KekSource,
     /// The certificates of `outbound.extra_ca_file`, read and checked at start.
     pub outbound_extra_roots: Vec<CertificateDer<'static>>,
+    /// `cimd.allow_hosts`, parsed (CIMD-28).
+    pub cimd_allow_hosts: Vec<HostPattern>,
+    /// `cimd.deny_hosts`, parsed (CIMD-28).
+    pub cimd_deny_hosts: Vec<HostPattern>,
 }
 
 impl Settings {
@@ -182,6 +188,9 @@ impl Settings {
         let database_kind = database_kind(&raw.database.url)?;
         check_ranges(&raw)?;
         check_outbound(&raw)?;
+        check_cimd(&raw)?;
+        let cimd_allow_hosts = host_patterns("cimd.allow_hosts", &raw.cimd.allow_hosts)?;
+        let cimd_deny_hosts = host_patterns("cimd.deny_hosts", &raw.cimd.deny_hosts)?;
         let outbound_extra_roots = load_extra_roots(&raw)?;
         let kek = resolve_kek(&raw)?;
         if let Some(token) = &raw.admin.bootstrap_token
@@ -206,6 +215,8 @@ impl Settings {
             database_kind,
             kek,
             outbound_extra_roots,
+            cimd_allow_hosts,
+            cimd_deny_hosts,
         })
     }
 
@@ -408,6 +419,41 @@ fn check_outbound(raw: &RawSettings) -> Result<(), ConfigError> {
         ));
     }
     Ok(())
+}
+
+fn check_cimd(raw: &RawSettings) -> Result<(), ConfigError> {
+    let cimd = &raw.cimd;
+    if cimd.min_cache_ttl < Duration::from_secs(1) {
+        return Err(invalid("cimd.min_cache_ttl", "must be at least 1s"));
+    }
+    if cimd.max_cache_ttl < cimd.min_cache_ttl
+        || cimd.max_cache_ttl > Duration::from_secs(7 * 86_400)
+    {
+        return Err(invalid(
+            "cimd.max_cache_ttl",
+            "must be at least cimd.min_cache_ttl and at most 7d",
+        ));
+    }
+    if cimd.failure_ttl < Duration::from_secs(1) || cimd.failure_ttl > Duration::from_secs(3_600) {
+        return Err(invalid("cimd.failure_ttl", "must be between 1s and 1h"));
+    }
+    // CIMD-11 names 5 KB; a little room either way, never an unbounded body.
+    if !(1_024..=65_536).contains(&cimd.max_document_bytes) {
+        return Err(invalid(
+            "cimd.max_document_bytes",
+            "must be between 1024 and 65536 (CIMD-11 suggests 5120)",
+        ));
+    }
+    if cimd.cache_capacity == 0 {
+        return Err(invalid("cimd.cache_capacity", "must be at least 1"));
+    }
+    Ok(())
+}
+
+fn host_patterns(key: &'static str, raw: &[String]) -> Result<Vec<HostPattern>, ConfigError> {
+    raw.iter()
+        .map(|p| HostPattern::parse(p).map_err(|m| invalid(key, format!("entry {p:?} {m}"))))
+        .collect()
 }
 
 /// Reads `outbound.extra_ca_file`: one or more PEM `CERTIFICATE` blocks, each usable as

@@ -32,6 +32,8 @@ pub struct RawSettings {
     pub log: LogSection,
     /// `[outbound]`
     pub outbound: OutboundSection,
+    /// `[cimd]`
+    pub cimd: CimdSection,
 }
 
 /// `[server]`: the listener and the issuer.
@@ -195,6 +197,33 @@ pub struct OutboundSection {
     pub extra_ca_file: Option<PathBuf>,
     /// `outbound.allow_loopback` (CIMD-9 dev exception; also on under `dev.loopback`)
     pub allow_loopback: bool,
+}
+
+/// `[cimd]`: Client ID Metadata Documents (CIMD-1, CIMD-11, CIMD-21, CIMD-28).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CimdSection {
+    /// `cimd.enabled` (CIMD-1, META-7)
+    pub enabled: bool,
+    /// `cimd.min_cache_ttl`: lower bound of a document's cache lifetime (CIMD-21)
+    #[serde(with = "humantime_serde")]
+    pub min_cache_ttl: Duration,
+    /// `cimd.max_cache_ttl`: upper bound of a document's cache lifetime (CIMD-21)
+    #[serde(with = "humantime_serde")]
+    pub max_cache_ttl: Duration,
+    /// `cimd.failure_ttl`: how long a failed fetch is remembered (CIMD-12, CIMD-21)
+    #[serde(with = "humantime_serde")]
+    pub failure_ttl: Duration,
+    /// `cimd.max_document_bytes` (CIMD-11)
+    pub max_document_bytes: usize,
+    /// `cimd.cache_capacity`: documents kept in memory
+    pub cache_capacity: u64,
+    /// `cimd.allow_hosts`: when non-empty, only these hosts (CIMD-28)
+    pub allow_hosts: Vec<String>,
+    /// `cimd.deny_hosts`: never these hosts (CIMD-28)
+    pub deny_hosts: Vec<String>,
+    /// `cimd.require_approval`: new CIMD clients wait for an administrator (CIMD-28)
+    pub require_approval: bool,
 }
 
 const REDACTED: &str = "[redacted]";

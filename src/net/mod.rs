@@ -135,6 +135,8 @@ pub struct FetchedResponse {
     pub expires: Option<String>,
     /// `ETag`, if present exactly once.
     pub etag: Option<String>,
+    /// Every response header, for cache-lifetime rules (RFC 9111).
+    pub headers: HeaderMap,
     /// The body after decompression, at most the cap given to `get`.
     pub body: Bytes,
 }
@@ -245,6 +247,7 @@ impl OutboundClient {
         let cache_control = joined(headers, &header::CACHE_CONTROL);
         let expires = single(headers, &header::EXPIRES);
         let etag = single(headers, &header::ETAG);
+        let headers = headers.clone();
         let body = read_capped(response, max_body).await?;
         Ok(FetchedResponse {
             status: status.as_u16(),
@@ -252,6 +255,7 @@ impl OutboundClient {
             cache_control,
             expires,
             etag,
+            headers,
             body,
         })
     }

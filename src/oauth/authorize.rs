@@ -5,6 +5,7 @@
 //! shown as a page (CORE-15); after that, errors go back to the client by redirect. The
 //! *type* [`AuthorizeError`] decides which.
 
+use super::clients::{self, KnownClient, LookupError};
 use super::context::OAuthContext;
 use super::error::{ErrorCode, OAuthError};
 use super::params::OAuthParams;
@@ -62,6 +63,10 @@ pub struct RedirectTarget {
     /// Whether we may redirect before the user signed in (SEC-9): a pre-registered
     /// client with a non-loopback redirect URI.
     pub is_trusted: bool,
+    /// The client's name as validated (CIMD-22).
+    pub client_name: String,
+    /// The CIMD document fingerprint, for CIMD clients (CIMD-22).
+    pub client_fingerprint: Option<String>,
 }
 
 /// Validates an authorization request. `Ok` is a request ready to wait for sign-in and
@@ -80,8 +85,10 @@ pub async fn validate(
             format!("{name} is repeated"),
         )));
     }
-    let client = find_client(ctx, params.get("client_id")).await?;
-    let target = redirect_target(&client, &params)?;
+    let known = find_client(ctx, params.get("client_id")).await?;
+    let client = &known.client;
+    let mut target = redirect_target(client, &params)?;
+    target.client_fingerprint = known.fingerprint();
     let redirect = |error: OAuthError| AuthorizeError::Redirect {
         target: Box::new(target.clone()),
         error,
@@ -114,7 +121,7 @@ pub async fn validate(
     .map_err(|e| redirect(OAuthError::invalid_request(e.to_string())))?; // PKCE-1..3
     let selection = selection::select(
         &ctx.store,
-        &client,
+        client,
         params.get("resource"),
         params.get("scope"),
     )
@@ -136,6 +143,8 @@ pub async fn validate(
         created_at: now,
         expires_at: now.saturating_add(ctx.policy.request_ttl),
         completed_at: None,
+        client_name: Some(target.client_name),
+        client_fingerprint: target.client_fingerprint,
     })
 }
 
@@ -161,24 +170,28 @@ pub fn deferred_error(
         created_at: now,
         expires_at: now.saturating_add(ctx.policy.request_ttl),
         completed_at: None,
+        client_name: Some(target.client_name.clone()),
+        client_fingerprint: target.client_fingerprint.clone(),
     })
 }
 
-async fn find_client(ctx: &OAuthContext, raw: Option<&str>) -> Result<Client, AuthorizeError> {
+async fn find_client(ctx: &OAuthContext, raw: Option<&str>) -> Result<KnownClient, AuthorizeError> {
     let Some(raw) = raw else {
         return Err(AuthorizeError::NoRedirect(OAuthError::invalid_request(
             "client_id is required",
         )));
     };
-    let client = ctx
-        .store
-        .find_client(&ClientId::from_stored(raw.to_owned()))
-        .await?;
-    client.filter(|c| c.is_enabled).ok_or_else(|| {
-        AuthorizeError::NoRedirect(OAuthError::with_description(
-            ErrorCode::InvalidClient,
-            "unknown client",
-        ))
+    clients::find(ctx, raw).await.map_err(|error| {
+        AuthorizeError::NoRedirect(match error {
+            LookupError::Unknown => {
+                OAuthError::with_description(ErrorCode::InvalidClient, "unknown client")
+            }
+            // CIMD-24: a page, never a redirect; one message, the detail is audited.
+            LookupError::Cimd(error) => {
+                OAuthError::with_description(ErrorCode::InvalidClient, error.user_message())
+            }
+            LookupError::Store(error) => OAuthError::server_error(error),
+        })
     })
 }
 
@@ -212,6 +225,8 @@ fn redirect_target(
         redirect_uri_sent: sent,
         state: params.get("state").map(str::to_owned),
         is_trusted: client.source == ClientSource::Registered && !registered.is_loopback(),
+        client_name: client.name.clone(),
+        client_fingerprint: None,
     })
 }
 

@@ -10,11 +10,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode_str;
 
+use super::clients::{self, LookupError};
 use super::context::OAuthContext;
 use super::error::{ErrorCode, OAuthError};
 use super::params::OAuthParams;
 use crate::domain::client::{AuthMethod, Client};
-use crate::domain::ids::ClientId;
 
 /// The challenge sent with a 401.
 pub const BASIC_CHALLENGE: &str = "Basic realm=\"mcp-authz\"";
@@ -125,12 +125,13 @@ pub async fn authenticate(
         (None, Some(id)) => (id.clone(), credentials.client_secret.clone()),
         (None, None) => return Err(invalid_client(false, "client authentication is required")),
     };
-    let client = ctx
-        .store
-        .find_client(&ClientId::from_stored(client_id))
-        .await?;
-    let Some(client) = client.filter(|c| c.is_enabled) else {
-        return Err(invalid_client(used_header, "client authentication failed"));
+    // CIMD-24: a document that cannot be used is `invalid_client` here.
+    let client = match clients::find(ctx, &client_id).await {
+        Ok(known) => known.client,
+        Err(LookupError::Store(error)) => return Err(error.into()),
+        Err(LookupError::Unknown | LookupError::Cimd(_)) => {
+            return Err(invalid_client(used_header, "client authentication failed"));
+        }
     };
     match (client.auth_method, secret) {
         // A public client proves nothing but its id; an embedded secret is no proof (SEC-16).

@@ -44,6 +44,12 @@ pub struct ConsentPrompt {
     pub already_granted: Vec<String>,
     /// Whether the client's identity is not vouched for by an administrator (SEC-11).
     pub is_unverified: bool,
+    /// Every redirect URI of the client is loopback: any local program could be
+    /// pretending to be it (CIMD-26).
+    pub is_loopback_only: bool,
+    /// The client's metadata document changed since the user last consented, so
+    /// everything is asked again (CIMD-23).
+    pub client_changed: bool,
 }
 
 /// Why the consent step cannot go on; always shown as a page.
@@ -95,7 +101,7 @@ pub async fn next_step(
         return Ok(NextStep::Redirect(url));
     }
     let parts = RequestParts::load(ctx, request).await?;
-    let consented = parts.consented(ctx, user).await?;
+    let (consented, client_changed) = parts.consented(ctx, user, request).await?;
     let ask = parts.scope.difference(&consented);
     let is_verified = parts.client.source == ClientSource::Registered;
     // SEC-10, RFC 8252 section 8.6: approve silently only when the client's identity is
@@ -121,9 +127,18 @@ pub async fn next_step(
         .iter()
         .map(ToString::to_string)
         .collect();
+    let is_loopback_only = parts
+        .client
+        .redirect_uris
+        .iter()
+        .all(RedirectUri::is_loopback);
     Ok(NextStep::Consent(ConsentPrompt {
         request_id: request.request_id.clone(),
-        client_name: parts.client.name.clone(),
+        // CIMD-22: the name the request was validated with, not a later document's.
+        client_name: request
+            .client_name
+            .clone()
+            .unwrap_or_else(|| parts.client.name.clone()),
         client_host: url::Url::parse(parts.client.id.as_str())
             .ok()
             .and_then(|u| u.host_str().map(str::to_owned)),
@@ -136,6 +151,8 @@ pub async fn next_step(
         scopes,
         already_granted,
         is_unverified: !is_verified,
+        is_loopback_only,
+        client_changed,
     }))
 }
 
@@ -183,7 +200,14 @@ impl RequestParts {
         })
     }
 
-    async fn consented(&self, ctx: &OAuthContext, user: &UserId) -> Result<ScopeSet, ConsentError> {
+    /// What `user` consented to earlier for this client and server, and whether that
+    /// consent is void because the client's document changed since (CIMD-23).
+    async fn consented(
+        &self,
+        ctx: &OAuthContext,
+        user: &UserId,
+        request: &AuthorizationRequestRecord,
+    ) -> Result<(ScopeSet, bool), ConsentError> {
         let stored = ctx
             .store
             .find_consent(
@@ -192,9 +216,15 @@ impl RequestParts {
                 self.server.id.as_str(),
             )
             .await?;
-        Ok(stored
-            .and_then(|s| ScopeSet::parse(&s).ok())
-            .unwrap_or_default())
+        let Some(stored) = stored else {
+            return Ok((ScopeSet::default(), false));
+        };
+        if request.client_fingerprint.is_some()
+            && stored.client_fingerprint != request.client_fingerprint
+        {
+            return Ok((ScopeSet::default(), true));
+        }
+        Ok((ScopeSet::parse(&stored.scope).unwrap_or_default(), false))
     }
 }
 
@@ -213,7 +243,7 @@ pub async fn approve(
         .await?
         .ok_or(ConsentError::RequestGone)?;
     let parts = RequestParts::load(ctx, &request).await?;
-    let consented = parts.consented(ctx, user).await?;
+    let (consented, _) = parts.consented(ctx, user, &request).await?;
     let code = random_token()?;
     let record = CodeRecord {
         code_hash: ctx.hasher.hash(&code),
@@ -233,12 +263,14 @@ pub async fn approve(
         created_at: now,
         expires_at: now.saturating_add(ctx.policy.code_ttl),
         consumed_at: None,
+        client_fingerprint: request.client_fingerprint.clone(),
     };
     let consent = ConsentRecord {
         user_id: user.to_string(),
         client_id: request.client_id.clone(),
         server_id: parts.server.id.to_string(),
         scope: consented.union(&parts.scope).to_string(),
+        client_fingerprint: request.client_fingerprint.clone(),
     };
     if !ctx
         .store

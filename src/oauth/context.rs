@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::cimd::CimdResolver;
 use crate::clock::{SharedClock, UnixTime, seconds};
 use crate::config::{Issuer, Settings};
 use crate::crypto::SecretHasher;
@@ -52,6 +53,8 @@ pub struct OAuthContext {
     pub keyring: Arc<KeyRing>,
     /// Lifetimes.
     pub policy: Arc<FlowPolicy>,
+    /// Client ID Metadata Documents (CIMD-1).
+    pub cimd: Arc<CimdResolver>,
 }
 
 impl OAuthContext {

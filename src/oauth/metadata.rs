@@ -21,8 +21,15 @@ pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
 /// Revocation endpoint path under the issuer.
 pub const REVOKE_PATH: &str = "/oauth2/revoke";
 
+/// Optional capabilities the document advertises only when switched on.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Features {
+    /// `cimd.enabled` (META-7, CIMD-1).
+    pub client_id_metadata_documents: bool,
+}
+
 /// The metadata document as JSON, for the enabled `servers`.
-pub fn document(issuer: &Issuer, servers: &[McpServer]) -> Value {
+pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> Value {
     let enabled: Vec<&McpServer> = servers.iter().filter(|s| s.is_enabled).collect();
     let scopes = enabled
         .iter()
@@ -50,11 +57,19 @@ pub fn document(issuer: &Issuer, servers: &[McpServer]) -> Value {
         // ISS-3
         "authorization_response_iss_parameter_supported": true,
     });
+    let Some(object) = doc.as_object_mut() else {
+        return doc;
+    };
     // META-4: empty arrays are omitted.
-    if !resources.is_empty()
-        && let Some(object) = doc.as_object_mut()
-    {
+    if !resources.is_empty() {
         object.insert("protected_resources".to_owned(), json!(resources));
+    }
+    if features.client_id_metadata_documents {
+        // META-7: clients look for exactly this member before using a URL client_id.
+        object.insert(
+            "client_id_metadata_document_supported".to_owned(),
+            json!(true),
+        );
     }
     doc
 }
@@ -66,7 +81,7 @@ mod tests {
     #[test]
     fn meta_3_issuer_and_endpoints_come_from_configuration() {
         let issuer = Issuer::parse("https://auth.example.com/tenant", false).unwrap();
-        let doc = document(&issuer, &[]);
+        let doc = document(&issuer, &[], Features::default());
         assert_eq!(doc["issuer"], "https://auth.example.com/tenant");
         assert_eq!(doc["jwks_uri"], "https://auth.example.com/tenant/jwks.json");
         assert_eq!(
@@ -78,9 +93,24 @@ mod tests {
     }
 
     #[test]
+    fn meta_7_cimd_support_is_advertised_only_when_on() {
+        let issuer = Issuer::parse("https://auth.example.com", false).unwrap();
+        let off = document(&issuer, &[], Features::default());
+        assert!(off.get("client_id_metadata_document_supported").is_none());
+        let on = document(
+            &issuer,
+            &[],
+            Features {
+                client_id_metadata_documents: true,
+            },
+        );
+        assert_eq!(on["client_id_metadata_document_supported"], true);
+    }
+
+    #[test]
     fn meta_4_no_empty_arrays() {
         let issuer = Issuer::parse("https://auth.example.com", false).unwrap();
-        let doc = document(&issuer, &[]);
+        let doc = document(&issuer, &[], Features::default());
         for (key, value) in doc.as_object().unwrap() {
             if let Some(array) = value.as_array() {
                 assert!(!array.is_empty(), "{key} is an empty array");

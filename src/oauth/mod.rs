@@ -2,6 +2,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+pub mod clients;
 pub mod consent;
 pub mod context;
 pub mod error;

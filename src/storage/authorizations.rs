@@ -37,6 +37,11 @@ pub struct AuthorizationRequestRecord {
     pub expires_at: i64,
     /// When a code or error was issued for it.
     pub completed_at: Option<i64>,
+    /// The client's name when the request was validated, shown on the login and consent
+    /// pages (CIMD-22: a later document cannot change the displayed client).
+    pub client_name: Option<String>,
+    /// Fingerprint of the CIMD document the request was validated against (CIMD-22).
+    pub client_fingerprint: Option<String>,
 }
 
 /// An authorization code as stored (the code itself only as a keyed hash, TOK-8).
@@ -70,6 +75,8 @@ pub struct CodeRecord {
     pub expires_at: i64,
     /// When redeemed.
     pub consumed_at: Option<i64>,
+    /// Fingerprint of the CIMD document consent was given to (CIMD-22).
+    pub client_fingerprint: Option<String>,
 }
 
 /// Consent to remember with an approval.
@@ -83,31 +90,46 @@ pub struct ConsentRecord {
     pub server_id: String,
     /// The union of everything consented so far (SCOPE-5).
     pub scope: String,
+    /// Fingerprint of the CIMD document consented to; a changed document invalidates the
+    /// consent (CIMD-23). `None` for other clients.
+    pub client_fingerprint: Option<String>,
+}
+
+/// Consent remembered for a user, client and server.
+#[derive(Debug, Clone, FromRow)]
+pub struct StoredConsent {
+    /// Scopes consented so far.
+    pub scope: String,
+    /// The CIMD document fingerprint at the time (CIMD-23).
+    pub client_fingerprint: Option<String>,
 }
 
 const REQUEST_COLUMNS: &str = "request_id, client_id, redirect_uri, redirect_uri_sent, state, \
     code_challenge, server_id, scope, offline_access, error_code, error_description, created_at, \
-    expires_at, completed_at";
+    expires_at, completed_at, client_name, client_fingerprint";
 const INSERT_REQUEST: &str = "\
 INSERT INTO authorization_requests (request_id, client_id, redirect_uri, redirect_uri_sent, \
     state, code_challenge, server_id, scope, offline_access, error_code, error_description, \
-    created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    created_at, expires_at, client_name, client_fingerprint) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 const COMPLETE_REQUEST: &str = "\
 UPDATE authorization_requests SET completed_at = $2 \
  WHERE request_id = $1 AND completed_at IS NULL AND expires_at > $2";
 const UPSERT_CONSENT: &str = "\
-INSERT INTO consents (user_id, client_id, server_id, scope, granted_at, updated_at) \
-VALUES ($1, $2, $3, $4, $5, $5) \
-ON CONFLICT (user_id, client_id, server_id) DO UPDATE SET scope = $4, updated_at = $5";
-const FIND_CONSENT: &str =
-    "SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2 AND server_id = $3";
+INSERT INTO consents (user_id, client_id, server_id, scope, granted_at, updated_at, \
+    client_fingerprint) VALUES ($1, $2, $3, $4, $5, $5, $6) \
+ON CONFLICT (user_id, client_id, server_id) \
+DO UPDATE SET scope = $4, updated_at = $5, client_fingerprint = $6";
+const FIND_CONSENT: &str = "SELECT scope, client_fingerprint FROM consents \
+ WHERE user_id = $1 AND client_id = $2 AND server_id = $3";
 const CODE_COLUMNS: &str = "code_hash, grant_id, client_id, user_id, server_id, redirect_uri, \
     redirect_uri_sent, code_challenge, scope, offline_access, auth_time, created_at, expires_at, \
-    consumed_at";
+    consumed_at, client_fingerprint";
 const INSERT_CODE: &str = "\
 INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, server_id, \
     redirect_uri, redirect_uri_sent, code_challenge, scope, offline_access, auth_time, \
-    created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+    created_at, expires_at, client_fingerprint) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
 
 impl Store {
     /// Stores a pending authorization request.
@@ -130,6 +152,8 @@ impl Store {
                 .bind(&r.error_description)
                 .bind(r.created_at)
                 .bind(r.expires_at)
+                .bind(&r.client_name)
+                .bind(&r.client_fingerprint)
                 .execute(pool)
                 .await
                 .map(|_| ())
@@ -199,6 +223,7 @@ impl Store {
                 .bind(&consent.server_id)
                 .bind(&consent.scope)
                 .bind(now)
+                .bind(&consent.client_fingerprint)
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(INSERT_CODE)
@@ -215,6 +240,7 @@ impl Store {
                 .bind(code.auth_time)
                 .bind(code.created_at)
                 .bind(code.expires_at)
+                .bind(&code.client_fingerprint)
                 .execute(&mut *tx)
                 .await?;
             true
@@ -228,8 +254,8 @@ impl Store {
         user_id: &str,
         client_id: &str,
         server_id: &str,
-    ) -> Result<Option<String>, StoreError> {
-        let scope: Option<(String,)> = with_pool!(self, |pool| {
+    ) -> Result<Option<StoredConsent>, StoreError> {
+        let consent: Option<StoredConsent> = with_pool!(self, |pool| {
             sqlx::query_as(FIND_CONSENT)
                 .bind(user_id)
                 .bind(client_id)
@@ -237,7 +263,7 @@ impl Store {
                 .fetch_optional(pool)
                 .await
         })?;
-        Ok(scope.map(|(s,)| s))
+        Ok(consent)
     }
 
     /// Redeems a code and creates its grant in one transaction. The guarded UPDATE lets

@@ -104,16 +104,16 @@ macro_rules! insert_links {
 }
 
 /// Serialised column values of a client.
-struct ClientColumns {
-    redirect_uris: String,
-    grant_types: String,
-    scope: Option<String>,
-    jwks: Option<String>,
-    jwks_uri: Option<String>,
+pub(super) struct ClientColumns {
+    pub(super) redirect_uris: String,
+    pub(super) grant_types: String,
+    pub(super) scope: Option<String>,
+    pub(super) jwks: Option<String>,
+    pub(super) jwks_uri: Option<String>,
 }
 
 impl ClientColumns {
-    fn of(client: &Client) -> Self {
+    pub(super) fn of(client: &Client) -> Self {
         let redirect_uris: Vec<&str> = client
             .redirect_uris
             .iter()
@@ -302,7 +302,7 @@ impl Store {
     }
 }
 
-fn source_name(source: ClientSource) -> &'static str {
+pub(super) fn source_name(source: ClientSource) -> &'static str {
     match source {
         ClientSource::Registered => "registered",
         ClientSource::Dcr => "dcr",

@@ -8,6 +8,7 @@
 mod admin_tokens;
 mod audit;
 mod authorizations;
+mod cimd;
 mod cleanup;
 mod clients;
 mod grants;
@@ -24,7 +25,8 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use admin_tokens::AdminTokenRecord;
 pub use audit::{AuditEvent, AuditRecord};
-pub use authorizations::{AuthorizationRequestRecord, CodeRecord, ConsentRecord};
+pub use authorizations::{AuthorizationRequestRecord, CodeRecord, ConsentRecord, StoredConsent};
+pub use cimd::{CimdClientRecord, CimdDocumentRecord, CimdHostRuleRecord, CimdRecordOutcome};
 pub use clients::{ClientSecretRecord, NewClientSecret};
 pub use grants::{GrantRecord, RefreshTokenRecord};
 pub use keys::{KeyInsert, SigningKeyRecord};
@@ -59,7 +61,12 @@ pub enum StoreError {
 }
 
 /// Constraint names (PostgreSQL) and `table.column` (SQLite messages) → API field.
-const CONFLICT_FIELDS: [(&str, &str, &str); 5] = [
+const CONFLICT_FIELDS: [(&str, &str, &str); 6] = [
+    (
+        "cimd_host_rules_unique",
+        "cimd_host_rules.pattern",
+        "pattern",
+    ),
     (
         "signing_keys_generation_unique",
         "signing_keys.generation",

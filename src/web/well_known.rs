@@ -18,7 +18,10 @@ pub(super) async fn metadata(State(state): State<AppState>) -> Response {
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let document = metadata::document(&state.settings.issuer, &servers);
+    let features = metadata::Features {
+        client_id_metadata_documents: state.oauth.cimd.is_enabled(),
+    };
+    let document = metadata::document(&state.settings.issuer, &servers, features);
     let cache = HeaderValue::from_static("public, max-age=300");
     (
         [(header::CONTENT_TYPE, JSON), (header::CACHE_CONTROL, cache)],

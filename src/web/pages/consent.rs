@@ -28,6 +28,8 @@ struct ConsentPage<'a> {
     scopes: &'a [(String, String)],
     already_granted: &'a [String],
     is_unverified: bool,
+    is_loopback_only: bool,
+    client_changed: bool,
     username: &'a str,
 }
 
@@ -129,6 +131,8 @@ async fn show(
         scopes: &prompt.scopes,
         already_granted: &prompt.already_granted,
         is_unverified: prompt.is_unverified,
+        is_loopback_only: prompt.is_loopback_only,
+        client_changed: prompt.client_changed,
         username: &username,
     };
     render(StatusCode::OK, &page)

@@ -151,9 +151,15 @@ async fn request_client(state: &AppState, request: Option<&str>) -> Option<(Stri
         .find_open_authorization_request(request?, state.clock.now())
         .await
         .ok()??;
-    let id = crate::domain::ids::ClientId::from_stored(request.client_id);
-    let client = state.store.find_client(&id).await.ok()??;
-    Some((client.name, request.redirect_uri))
+    // CIMD-22: the name the request was validated with.
+    let name = match request.client_name {
+        Some(name) => name,
+        None => {
+            let id = crate::domain::ids::ClientId::from_stored(request.client_id);
+            state.store.find_client(&id).await.ok()??.name
+        }
+    };
+    Some((name, request.redirect_uri))
 }
 
 /// Adds the session cookie to `response` when a session was started or rotated.

@@ -489,7 +489,10 @@ async fn sec_11_consent_page_shows_client_redirect_host_server_and_scopes(app: T
     .await;
     let html = consent_page(&mut agent, &consent).await;
     assert!(html.contains("Web app"), "{html}");
-    assert!(html.contains("<dd>app.example.com</dd>"), "{html}");
+    assert!(
+        html.contains("<dd><strong>app.example.com</strong></dd>"),
+        "{html}"
+    );
     assert!(html.contains("Test MCP"), "{html}");
     assert!(html.contains(RESOURCE), "{html}");
     let asked = asked_scopes(&html);

@@ -1,12 +1,13 @@
 //! The admin JSON API under `/admin/api/v1`, and its OpenAPI document.
 
+mod cimd;
 mod clients;
 mod openapi;
 mod servers;
 mod users;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 
 use crate::state::AppState;
 
@@ -32,6 +33,17 @@ pub(crate) fn router() -> Router<AppState> {
                 .patch(clients::patch)
                 .delete(clients::delete),
         )
+        .route("/v1/cimd/clients", get(cimd::list))
+        .route(
+            "/v1/cimd/clients/{client_id}",
+            get(cimd::get).patch(cimd::patch),
+        )
+        .route("/v1/cimd/clients/{client_id}/approve", post(cimd::approve))
+        .route(
+            "/v1/cimd/host-rules",
+            get(cimd::list_rules).post(cimd::post_rule),
+        )
+        .route("/v1/cimd/host-rules/{rule_id}", delete(cimd::delete_rule))
         .route("/v1/users", get(users::list).post(users::post))
         .route(
             "/v1/users/{user_id}",

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{clients, servers, users};
+use super::{cimd, clients, servers, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -14,12 +14,15 @@ use super::{clients, servers, users};
         servers::protected_resource_metadata,
         clients::post, clients::list, clients::get, clients::patch, clients::delete,
         users::post, users::list, users::get, users::patch, users::delete,
+        cimd::list, cimd::get, cimd::patch, cimd::approve,
+        cimd::list_rules, cimd::post_rule, cimd::delete_rule,
     ),
     modifiers(&AdminTokenScheme),
     tags(
         (name = "servers", description = "MCP servers (protected resources) and their scopes"),
         (name = "clients", description = "Pre-registered OAuth clients"),
         (name = "users", description = "Local user accounts"),
+        (name = "cimd", description = "Clients identified by metadata document URLs, and host rules"),
     )
 )]
 struct AdminApiDoc;
