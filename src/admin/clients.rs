@@ -257,6 +257,19 @@ pub async fn list(ctx: &AdminContext, query: ListQuery) -> Result<ClientPage, Ad
 
 /// Deletes a client and its secrets.
 pub async fn delete(ctx: &AdminContext, actor: &Actor, id: &ClientId) -> Result<(), AdminError> {
+    // A CIMD client comes back, enabled, on its next use: deleting a blocked one would
+    // lift the block. Block hosts with a deny rule, or unblock before deleting.
+    if let Some(client) = ctx.store.find_client(id).await?
+        && client.source == ClientSource::Cimd
+        && !client.is_enabled
+    {
+        return Err(AdminError::Conflict {
+            field: "client_id".to_owned(),
+            message: "is a blocked CIMD client; deleting it would lift the block (it would be \
+                      fetched again on next use). Keep it blocked, or add a deny host rule"
+                .to_owned(),
+        });
+    }
     let event = audit::event(actor, "client.deleted", "client", id.as_str(), json!({}));
     ctx.store.delete_client(id, &event, ctx.clock.now()).await?;
     Ok(())

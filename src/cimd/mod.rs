@@ -442,6 +442,7 @@ impl CimdResolver {
             fetched_at: client.fetched_at,
             cache_expires_at: client.cache_expires_at,
             approve_new: !self.settings.require_approval,
+            reapprove_changes: self.settings.require_approval,
         };
         let detail =
             json!({ "client_name": client.client.name, "fingerprint": client.fingerprint });

@@ -2,8 +2,10 @@
 //!
 //! The identifier is kept byte for byte as the client sent it and compared as a string
 //! (CIMD-4). Because the fetch goes to the *parsed* URL, a URL that a parser would
-//! rewrite (upper-case host, default port, `.` segments, needless escapes) is refused:
-//! otherwise the document fetched would live at a different string than the client id.
+//! rewrite (upper-case host, default port, `.` segments) is refused: otherwise the
+//! document fetched would live at a different string than the client id. Escapes the
+//! parser keeps as written (`%64`) are fetched as written, and the document's
+//! `client_id` must still equal the id byte for byte.
 
 use url::Url;
 
@@ -63,8 +65,7 @@ impl ClientIdUrl {
         }
         if url.as_str() != raw {
             return Err(format!(
-                "client_id must be written in normal form (lower-case host, no default port, \
-                 no needless escapes): {}",
+                "client_id must be written in normal form (lower-case host, no default port): {}",
                 url.as_str()
             ));
         }

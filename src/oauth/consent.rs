@@ -127,11 +127,9 @@ pub async fn next_step(
         .iter()
         .map(ToString::to_string)
         .collect();
-    let is_loopback_only = parts
-        .client
-        .redirect_uris
-        .iter()
-        .all(RedirectUri::is_loopback);
+    // CIMD-22, CIMD-26: judged on the redirect URI pinned to this request, not on a
+    // document fetched since.
+    let is_loopback_only = is_loopback_uri(&request.redirect_uri);
     Ok(NextStep::Consent(ConsentPrompt {
         request_id: request.request_id.clone(),
         // CIMD-22: the name the request was validated with, not a later document's.

@@ -25,6 +25,8 @@ pub struct CimdDocumentRecord<'a> {
     pub cache_expires_at: UnixTime,
     /// Approve a client seen for the first time (`cimd.require_approval` off).
     pub approve_new: bool,
+    /// `cimd.require_approval` on: a changed document waits for approval again (CIMD-23).
+    pub reapprove_changes: bool,
 }
 
 /// What recording a document found.
@@ -101,7 +103,11 @@ INSERT INTO cimd_clients (client_id, document, fingerprint, first_seen_at, fetch
     cache_expires_at, last_checked_at, status, last_error, approved_at, approved_by) \
 VALUES ($1, $2, $3, $4, $4, $5, $4, 'valid', NULL, $6, $7) \
 ON CONFLICT (client_id) DO UPDATE SET document = $2, fingerprint = $3, fetched_at = $4, \
-    cache_expires_at = $5, last_checked_at = $4, status = 'valid', last_error = NULL";
+    cache_expires_at = $5, last_checked_at = $4, status = 'valid', last_error = NULL, \
+    approved_at = CASE WHEN $8 AND cimd_clients.fingerprint <> $3 THEN NULL \
+                       ELSE cimd_clients.approved_at END, \
+    approved_by = CASE WHEN $8 AND cimd_clients.fingerprint <> $3 THEN NULL \
+                       ELSE cimd_clients.approved_by END";
 const RECORD_FAILURE: &str = "\
 UPDATE cimd_clients SET status = 'failing', last_error = $2, last_checked_at = $3 \
  WHERE client_id = $1";
@@ -167,6 +173,7 @@ impl Store {
                 .bind(record.cache_expires_at)
                 .bind(approved_at)
                 .bind(approved_by)
+                .bind(record.reapprove_changes)
                 .execute(&mut *tx)
                 .await?;
             let outcome = match previous {

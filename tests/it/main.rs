@@ -5,6 +5,7 @@ mod harness;
 
 mod admin;
 mod browser;
+mod cimd;
 mod cli;
 mod net;
 mod oauth;

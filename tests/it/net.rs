@@ -1,5 +1,5 @@
 //! The outbound client against a real HTTPS server on 127.0.0.1 with a test CA made
-//! here (SEC-19, CIMD-6..12, CORE-2). Nothing connects anywhere but 127.0.0.1: other
+//! for each test (`harness::tls_fixture`) (SEC-19, CIMD-6..12, CORE-2). Nothing connects anywhere but 127.0.0.1: other
 //! addresses only ever appear in the test resolver, which refuses them before any
 //! connection is attempted.
 
@@ -14,14 +14,14 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use mcp_authz::config::Settings;
 use mcp_authz::net::{NetError, OutboundClient, OutboundPolicy, USER_AGENT};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair, KeyUsagePurpose};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
 use url::Url;
+
+use crate::harness::tls_fixture::TestTls;
 
 const ACCEPT: &str = "application/cimd+json, application/json";
 const CAP: usize = 5 * 1024;
@@ -55,41 +55,8 @@ impl Drop for Fixture {
 
 impl Fixture {
     async fn start() -> Self {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-        let issuer = Issuer::new(ca_params, ca_key);
-        let leaf_key = KeyPair::generate().unwrap();
-        let leaf_params = CertificateParams::new(vec![
-            "localhost".to_owned(),
-            "fixture.test".to_owned(),
-            "127.0.0.1".to_owned(),
-            "::1".to_owned(),
-        ])
-        .unwrap();
-        let leaf_cert = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
-
-        let mut ca_file = tempfile::NamedTempFile::new().unwrap();
-        ca_file.write_all(ca_cert.pem().as_bytes()).unwrap();
-
-        // One explicit provider: the test binary links both ring and aws-lc-rs.
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let mut config = rustls::ServerConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_no_client_auth()
-            .with_single_cert(
-                vec![
-                    leaf_cert.der().clone(),
-                    CertificateDer::from(ca_cert.der().to_vec()),
-                ],
-                PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
-            )
-            .unwrap();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let acceptor = TlsAcceptor::from(Arc::new(config));
+        let tls = TestTls::new(&["localhost", "fixture.test", "127.0.0.1", "::1"]);
+        let acceptor = tls.acceptor.clone();
 
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -98,7 +65,7 @@ impl Fixture {
         Self {
             addr,
             seen,
-            ca_file,
+            ca_file: tls.ca_file,
             task,
         }
     }

@@ -96,8 +96,25 @@ impl TestDatabase {
 }
 
 /// Runs `async fn $name(app: TestApp)` once on SQLite and once on PostgreSQL.
+///
+/// `both_backends!(backend: $name, ...)` runs `async fn $name(backend: Backend)`
+/// instead, for tests that start their own server (a fixture first, then a server
+/// configured to use it).
 #[macro_export]
 macro_rules! both_backends {
+    (backend: $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name($crate::harness::Backend::Sqlite).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name($crate::harness::Backend::Postgres).await;
+            }
+        }
+    )+};
     ($($name:ident),+ $(,)?) => {$(
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,6 +4,7 @@
 pub(crate) mod backends;
 pub(crate) mod flow;
 pub(crate) mod resource_server;
+pub(crate) mod tls_fixture;
 
 use std::sync::Arc;
 
