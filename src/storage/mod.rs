@@ -10,7 +10,9 @@ mod audit;
 mod authorizations;
 mod cleanup;
 mod clients;
+mod dcr;
 mod grants;
+mod initial_access_tokens;
 mod keys;
 mod postgres;
 mod servers;
@@ -26,7 +28,9 @@ pub use admin_tokens::AdminTokenRecord;
 pub use audit::{AuditEvent, AuditRecord};
 pub use authorizations::{AuthorizationRequestRecord, CodeRecord, ConsentRecord};
 pub use clients::{ClientSecretRecord, NewClientSecret};
+pub use dcr::DcrRegistration;
 pub use grants::{GrantRecord, RefreshTokenRecord};
+pub use initial_access_tokens::InitialAccessTokenRecord;
 pub use keys::{KeyInsert, SigningKeyRecord};
 pub use postgres::POSTGRES_MIGRATOR;
 pub use sessions::SessionRecord;
@@ -59,7 +63,7 @@ pub enum StoreError {
 }
 
 /// Constraint names (PostgreSQL) and `table.column` (SQLite messages) → API field.
-const CONFLICT_FIELDS: [(&str, &str, &str); 5] = [
+const CONFLICT_FIELDS: [(&str, &str, &str); 6] = [
     (
         "signing_keys_generation_unique",
         "signing_keys.generation",
@@ -71,6 +75,11 @@ const CONFLICT_FIELDS: [(&str, &str, &str); 5] = [
     (
         "admin_tokens_hash_unique",
         "admin_tokens.token_hash",
+        "token",
+    ),
+    (
+        "initial_access_tokens_hash_unique",
+        "initial_access_tokens.token_hash",
         "token",
     ),
 ];
