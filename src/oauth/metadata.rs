@@ -21,6 +21,17 @@ pub const INTROSPECT_PATH: &str = "/oauth2/introspect";
 /// Revocation endpoint path under the issuer.
 pub const REVOKE_PATH: &str = "/oauth2/revoke";
 
+/// META-8: lists the registration endpoint; call only while dynamic registration is on,
+/// since clients read the member as an offer to register.
+pub fn add_registration_endpoint(doc: &mut Value, issuer: &Issuer) {
+    if let Some(object) = doc.as_object_mut() {
+        object.insert(
+            "registration_endpoint".to_owned(),
+            json!(issuer.endpoint(super::register::REGISTER_PATH)),
+        );
+    }
+}
+
 /// The metadata document as JSON, for the enabled `servers`.
 pub fn document(issuer: &Issuer, servers: &[McpServer]) -> Value {
     let enabled: Vec<&McpServer> = servers.iter().filter(|s| s.is_enabled).collect();
@@ -75,6 +86,18 @@ mod tests {
         );
         assert_eq!(doc["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    }
+
+    #[test]
+    fn meta_8_registration_endpoint_only_when_added() {
+        let issuer = Issuer::parse("https://auth.example.com/tenant", false).unwrap();
+        let mut doc = document(&issuer, &[]);
+        assert!(doc.get("registration_endpoint").is_none());
+        add_registration_endpoint(&mut doc, &issuer);
+        assert_eq!(
+            doc["registration_endpoint"],
+            "https://auth.example.com/tenant/oauth2/register"
+        );
     }
 
     #[test]

@@ -18,7 +18,10 @@ pub(super) async fn metadata(State(state): State<AppState>) -> Response {
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let document = metadata::document(&state.settings.issuer, &servers);
+    let mut document = metadata::document(&state.settings.issuer, &servers);
+    if state.settings.dcr_enabled() {
+        metadata::add_registration_endpoint(&mut document, &state.settings.issuer); // META-8
+    }
     let cache = HeaderValue::from_static("public, max-age=300");
     (
         [(header::CONTENT_TYPE, JSON), (header::CACHE_CONTROL, cache)],
