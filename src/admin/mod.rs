@@ -3,6 +3,7 @@
 //! skins over these functions cannot diverge in validation or auditing.
 
 pub mod clients;
+pub mod initial_access_tokens;
 pub mod servers;
 pub mod tokens;
 pub mod users;

@@ -1,6 +1,7 @@
 //! The admin JSON API under `/admin/api/v1`, and its OpenAPI document.
 
 mod clients;
+mod initial_access_tokens;
 mod openapi;
 mod servers;
 mod users;
@@ -31,6 +32,14 @@ pub(crate) fn router() -> Router<AppState> {
             get(clients::get)
                 .patch(clients::patch)
                 .delete(clients::delete),
+        )
+        .route(
+            "/v1/initial-access-tokens",
+            get(initial_access_tokens::list).post(initial_access_tokens::post),
+        )
+        .route(
+            "/v1/initial-access-tokens/{id}",
+            get(initial_access_tokens::get).delete(initial_access_tokens::delete),
         )
         .route("/v1/users", get(users::list).post(users::post))
         .route(

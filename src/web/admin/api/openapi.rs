@@ -4,22 +4,25 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{clients, servers, users};
+use super::{clients, initial_access_tokens, servers, users};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "mcp-authz admin API", description = "Manage MCP servers, clients and users."),
+    info(title = "mcp-authz admin API", description = "Manage MCP servers, clients, users and initial access tokens."),
     paths(
         servers::post, servers::list, servers::get, servers::patch, servers::delete,
         servers::protected_resource_metadata,
         clients::post, clients::list, clients::get, clients::patch, clients::delete,
         users::post, users::list, users::get, users::patch, users::delete,
+        initial_access_tokens::post, initial_access_tokens::list, initial_access_tokens::get,
+        initial_access_tokens::delete,
     ),
     modifiers(&AdminTokenScheme),
     tags(
         (name = "servers", description = "MCP servers (protected resources) and their scopes"),
         (name = "clients", description = "Pre-registered OAuth clients"),
         (name = "users", description = "Local user accounts"),
+        (name = "initial-access-tokens", description = "Tokens that let clients register themselves (RFC 7591)"),
     )
 )]
 struct AdminApiDoc;
