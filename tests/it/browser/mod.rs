@@ -5,6 +5,7 @@
 //! `chromium-driver`; `scripts/test.sh` installs them). Without them the tests fail; they
 //! never skip.
 
+mod dcr;
 mod flow;
 mod smoke;
 
