@@ -14,6 +14,7 @@ use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretHasher};
 use crate::jose::{self, KeyError, KeyPolicy, KeyRing};
 use crate::net::{NetError, OutboundClient, OutboundPolicy};
+use crate::oauth::register::{DcrPolicy, Registrar};
 use crate::oauth::{FlowPolicy, OAuthContext};
 use crate::session::Sessions;
 use crate::session::login::LoginGuard;
@@ -100,6 +101,12 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
     .await?;
     let keyring = Arc::new(keyring);
     let admin = admin_context(&settings, store.clone(), hasher.clone(), clock.clone());
+    let registrar = Arc::new(Registrar::new(
+        store.clone(),
+        clock.clone(),
+        hasher.clone(),
+        DcrPolicy::from_settings(&settings),
+    ));
     let oauth = OAuthContext {
         store: store.clone(),
         clock: clock.clone(),
@@ -130,6 +137,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         login_guard,
         metrics: telemetry::metrics_handle(),
         outbound,
+        registrar,
     })
 }
 
@@ -224,6 +232,7 @@ fn spawn_key_schedule(state: &AppState, shutdown: CancellationToken) {
     let keyring = Arc::clone(&state.keyring);
     let store = state.store.clone();
     let clock = state.clock.clone();
+    let registrar = Arc::clone(&state.registrar);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(KEY_SCHEDULE_INTERVAL);
         ticks.tick().await;
@@ -240,6 +249,11 @@ fn spawn_key_schedule(state: &AppState, shutdown: CancellationToken) {
                         Ok(0) => {}
                         Ok(removed) => tracing::debug!(removed, "removed expired rows"),
                         Err(error) => tracing::warn!(%error, "cleanup failed"),
+                    }
+                    match registrar.delete_unused_clients(clock.now()).await {
+                        Ok(0) => {}
+                        Ok(removed) => tracing::info!(removed, "removed unused registered clients"),
+                        Err(error) => tracing::warn!(%error, "cleanup of registered clients failed"),
                     }
                 }
             }

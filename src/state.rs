@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::jose::KeyRing;
 use crate::net::OutboundClient;
 use crate::oauth::OAuthContext;
+use crate::oauth::register::Registrar;
 use crate::session::Sessions;
 use crate::session::login::LoginGuard;
 use crate::storage::Store;
@@ -38,4 +39,6 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// The one outbound HTTP client (SEC-19).
     pub outbound: OutboundClient,
+    /// Dynamic client registration (DCR-*).
+    pub registrar: Arc<Registrar>,
 }

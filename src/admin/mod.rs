@@ -4,6 +4,7 @@
 
 pub mod cimd;
 pub mod clients;
+pub mod initial_access_tokens;
 pub mod servers;
 pub mod tokens;
 pub mod users;

@@ -18,7 +18,7 @@ use rustls::pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use host_pattern::HostPattern;
-pub use sections::{LogFormat, RawSettings, SigningAlgorithm};
+pub use sections::{DcrMode, LogFormat, RawSettings, SigningAlgorithm};
 
 /// The defaults, compiled in so the binary runs without any file.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");
@@ -191,6 +191,7 @@ impl Settings {
         check_cimd(&raw)?;
         let cimd_allow_hosts = host_patterns("cimd.allow_hosts", &raw.cimd.allow_hosts)?;
         let cimd_deny_hosts = host_patterns("cimd.deny_hosts", &raw.cimd.deny_hosts)?;
+        check_dcr(&raw)?;
         let outbound_extra_roots = load_extra_roots(&raw)?;
         let kek = resolve_kek(&raw)?;
         if let Some(token) = &raw.admin.bootstrap_token
@@ -246,6 +247,11 @@ impl Settings {
     /// `tokens.access_token_ttl`
     pub fn access_token_ttl(&self) -> Duration {
         self.raw.tokens.access_token_ttl
+    }
+
+    /// Whether the registration endpoint is served (`dcr.mode` is not `off`; META-8).
+    pub fn dcr_enabled(&self) -> bool {
+        self.raw.dcr.mode != DcrMode::Off
     }
 }
 
@@ -456,6 +462,28 @@ fn host_patterns(key: &'static str, raw: &[String]) -> Result<Vec<HostPattern>, 
         .collect()
 }
 
+fn check_dcr(raw: &RawSettings) -> Result<(), ConfigError> {
+    let dcr = &raw.dcr;
+    if dcr.registrations_per_address_per_hour == 0 {
+        return Err(invalid(
+            "dcr.registrations_per_address_per_hour",
+            "must be at least 1 (set dcr.mode = \"off\" to refuse every registration)",
+        ));
+    }
+    if dcr.unused_client_ttl < Duration::from_secs(3600) {
+        return Err(invalid("dcr.unused_client_ttl", "must be at least 1h"));
+    }
+    // Larger bodies would meet the server-wide limit first, which answers without the
+    // RFC 7591 error body (DCR-3).
+    if dcr.max_request_bytes < 1024 || dcr.max_request_bytes > raw.server.max_body_bytes {
+        return Err(invalid(
+            "dcr.max_request_bytes",
+            "must be at least 1024 and at most server.max_body_bytes",
+        ));
+    }
+    Ok(())
+}
+
 /// Reads `outbound.extra_ca_file`: one or more PEM `CERTIFICATE` blocks, each usable as
 /// a trust anchor.
 fn load_extra_roots(raw: &RawSettings) -> Result<Vec<CertificateDer<'static>>, ConfigError> {
@@ -622,6 +650,38 @@ mod tests {
         let ok = Settings::from_toml(&format!("{base}total_timeout = \"2s\"")).unwrap();
         assert!(ok.outbound_extra_roots.is_empty());
         assert!(!ok.outbound_allows_loopback());
+    }
+
+    #[test]
+    fn dcr_1_registration_is_off_by_default_and_open_in_the_dev_config() {
+        let defaults = Settings::from_toml("[server]\nissuer = \"https://a.example\"").unwrap();
+        assert_eq!(defaults.raw.dcr.mode, DcrMode::Off);
+        assert!(!defaults.dcr_enabled());
+        assert_eq!(defaults.raw.dcr.registrations_per_address_per_hour, 20);
+        assert_eq!(defaults.raw.dcr.max_request_bytes, 16384);
+        let dev = Settings::from_toml(include_str!("../../config/dev.toml")).unwrap();
+        assert_eq!(dev.raw.dcr.mode, DcrMode::Open);
+    }
+
+    #[test]
+    fn dcr_bounds_name_their_key() {
+        let base = "[server]\nissuer = \"https://a.example\"\n[dcr]\n";
+        for (line, key) in [
+            (
+                "registrations_per_address_per_hour = 0",
+                "dcr.registrations_per_address_per_hour",
+            ),
+            ("unused_client_ttl = \"10m\"", "dcr.unused_client_ttl"),
+            ("max_request_bytes = 100", "dcr.max_request_bytes"),
+            ("max_request_bytes = 100000", "dcr.max_request_bytes"),
+        ] {
+            assert_eq!(err_key(&format!("{base}{line}")), key, "{line}");
+        }
+        let mode = err_key(&format!("{base}mode = \"sometimes\""));
+        assert!(mode.contains("dcr.mode"), "{mode}");
+        let token = Settings::from_toml(&format!("{base}mode = \"token\"")).unwrap();
+        assert_eq!(token.raw.dcr.mode, DcrMode::Token);
+        assert!(token.dcr_enabled());
     }
 
     #[test]

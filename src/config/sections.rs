@@ -34,6 +34,8 @@ pub struct RawSettings {
     pub outbound: OutboundSection,
     /// `[cimd]`
     pub cimd: CimdSection,
+    /// `[dcr]`
+    pub dcr: DcrSection,
 }
 
 /// `[server]`: the listener and the issuer.
@@ -224,6 +226,33 @@ pub struct CimdSection {
     pub deny_hosts: Vec<String>,
     /// `cimd.require_approval`: new CIMD clients wait for an administrator (CIMD-28)
     pub require_approval: bool,
+}
+
+/// Whether and how clients may register themselves (RFC 7591, DCR-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DcrMode {
+    /// No registration endpoint (and none in the metadata, META-8).
+    Off,
+    /// Anyone may register, rate-limited per client address (DCR-9).
+    Open,
+    /// A registration needs an initial access token made through the admin API (DCR-9).
+    Token,
+}
+
+/// `[dcr]`: dynamic client registration (DCR-1..10).
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DcrSection {
+    /// `dcr.mode`
+    pub mode: DcrMode,
+    /// `dcr.registrations_per_address_per_hour` (DCR-9)
+    pub registrations_per_address_per_hour: u32,
+    /// `dcr.unused_client_ttl`
+    #[serde(with = "humantime_serde")]
+    pub unused_client_ttl: Duration,
+    /// `dcr.max_request_bytes` (DCR-3)
+    pub max_request_bytes: usize,
 }
 
 const REDACTED: &str = "[redacted]";

@@ -2,7 +2,8 @@
 //!
 //! Generated identifiers carry a type prefix, which keeps the subject spaces of users
 //! and clients disjoint (TOK-3, SEC-15): a user id always starts with `usr_`, a
-//! generated client id with `cli_`, and a CIMD client id is an https URL.
+//! generated client id with `cli_` (pre-registered) or `dcr_` (dynamically registered),
+//! and a CIMD client id is an https URL.
 
 use std::fmt;
 
@@ -55,6 +56,17 @@ id_type!(
     ClientId,
     "cli_"
 );
+impl ClientId {
+    /// The prefix of ids given to dynamically registered clients.
+    pub const DCR_PREFIX: &'static str = "dcr_";
+
+    /// A fresh id for a dynamically registered client (DCR-7, SEC-15, CIMD-2): it never
+    /// starts with `https://` nor with a user id's prefix, whatever the client asked for.
+    pub fn generate_dynamic() -> Result<Self, CryptoError> {
+        random_id(Self::DCR_PREFIX).map(Self)
+    }
+}
+
 id_type!(
     /// Identifies a local user account; also the `sub` of user tokens (TOK-3).
     UserId,
@@ -64,6 +76,13 @@ id_type!(
     /// Identifies an admin-API token (not secret; the token itself is).
     AdminTokenId,
     "adm_"
+);
+
+id_type!(
+    /// Identifies an initial access token for dynamic registration (not secret; the
+    /// token itself is).
+    InitialAccessTokenId,
+    "iat_"
 );
 
 #[cfg(test)]
@@ -78,5 +97,14 @@ mod tests {
         assert!(client.as_str().starts_with("cli_"));
         assert_ne!(user.as_str(), client.as_str());
         assert_eq!(client.as_str().len(), 4 + 22);
+    }
+
+    #[test]
+    fn dcr_7_dynamic_client_ids_are_neither_urls_nor_user_ids() {
+        let id = ClientId::generate_dynamic().unwrap();
+        assert!(id.as_str().starts_with("dcr_"), "{id}");
+        assert!(!id.as_str().starts_with("https://"));
+        assert!(!id.as_str().starts_with(UserId::PREFIX));
+        assert_ne!(id, ClientId::generate_dynamic().unwrap());
     }
 }

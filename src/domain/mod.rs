@@ -7,6 +7,7 @@ pub mod client;
 pub mod ids;
 pub mod pkce;
 pub mod redirect_uri;
+pub mod registration;
 pub mod resource;
 pub mod scope;
 pub mod server;

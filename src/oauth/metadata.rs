@@ -28,6 +28,17 @@ pub struct Features {
     pub client_id_metadata_documents: bool,
 }
 
+/// META-8: lists the registration endpoint; call only while dynamic registration is on,
+/// since clients read the member as an offer to register.
+pub fn add_registration_endpoint(doc: &mut Value, issuer: &Issuer) {
+    if let Some(object) = doc.as_object_mut() {
+        object.insert(
+            "registration_endpoint".to_owned(),
+            json!(issuer.endpoint(super::register::REGISTER_PATH)),
+        );
+    }
+}
+
 /// The metadata document as JSON, for the enabled `servers`.
 pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> Value {
     let enabled: Vec<&McpServer> = servers.iter().filter(|s| s.is_enabled).collect();
@@ -105,6 +116,18 @@ mod tests {
             },
         );
         assert_eq!(on["client_id_metadata_document_supported"], true);
+    }
+
+    #[test]
+    fn meta_8_registration_endpoint_only_when_added() {
+        let issuer = Issuer::parse("https://auth.example.com/tenant", false).unwrap();
+        let mut doc = document(&issuer, &[], Features::default());
+        assert!(doc.get("registration_endpoint").is_none());
+        add_registration_endpoint(&mut doc, &issuer);
+        assert_eq!(
+            doc["registration_endpoint"],
+            "https://auth.example.com/tenant/oauth2/register"
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod introspect;
 pub mod issue;
 pub mod metadata;
 pub mod params;
+pub mod register;
 pub mod revoke;
 pub mod selection;
 

@@ -63,7 +63,7 @@ pub struct ClientSecretRecord {
 const CLIENT_COLUMNS: &str = "client_id, client_name, token_endpoint_auth_method, redirect_uris, \
     grant_types, scope, jwks, jwks_uri, allows_all_servers, source, may_introspect, is_enabled, \
     created_at, updated_at";
-const INSERT_CLIENT: &str = "\
+pub(super) const INSERT_CLIENT: &str = "\
 INSERT INTO clients (client_id, client_name, token_endpoint_auth_method, redirect_uris, \
     grant_types, scope, jwks, jwks_uri, allows_all_servers, source, may_introspect, is_enabled, \
     created_at, updated_at) \
@@ -73,7 +73,8 @@ UPDATE clients SET client_name = $2, token_endpoint_auth_method = $3, redirect_u
     grant_types = $5, scope = $6, jwks = $7, jwks_uri = $8, allows_all_servers = $9, \
     is_enabled = $10, updated_at = $11, may_introspect = $12 WHERE client_id = $1";
 const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
-const INSERT_LINK: &str = "INSERT INTO client_servers (client_id, server_id) VALUES ($1, $2)";
+pub(super) const INSERT_LINK: &str =
+    "INSERT INTO client_servers (client_id, server_id) VALUES ($1, $2)";
 const DELETE_LINKS: &str = "DELETE FROM client_servers WHERE client_id = $1";
 const LINKS_OF_CLIENT: &str =
     "SELECT client_id, server_id FROM client_servers WHERE client_id = $1 ORDER BY server_id";
@@ -81,7 +82,7 @@ const LINKS_OF_PAGE: &str = "\
 SELECT client_id, server_id FROM client_servers WHERE client_id IN \
     (SELECT client_id FROM clients WHERE client_id > $1 ORDER BY client_id LIMIT $2) \
  ORDER BY client_id, server_id";
-const INSERT_SECRET: &str = "\
+pub(super) const INSERT_SECRET: &str = "\
 INSERT INTO client_secrets (secret_id, client_id, secret_hash, created_at, expires_at) \
 VALUES ($1, $2, $3, $4, $5)";
 const ACTIVE_SECRETS: &str = "\
@@ -92,9 +93,9 @@ SELECT secret_id, secret_hash, created_at, expires_at FROM client_secrets \
 /// Inserts the client–server links of `$client` inside transaction `$tx`.
 macro_rules! insert_links {
     ($tx:ident, $client:expr) => {{
-        let client: &Client = $client;
+        let client: &$crate::domain::client::Client = $client;
         for server in client.allowed_servers.iter().flatten() {
-            sqlx::query(INSERT_LINK)
+            sqlx::query($crate::storage::clients::INSERT_LINK)
                 .bind(client.id.as_str())
                 .bind(server.as_str())
                 .execute(&mut *$tx)
@@ -102,6 +103,47 @@ macro_rules! insert_links {
         }
     }};
 }
+
+pub(super) use insert_links;
+
+/// Inserts `$client`, its server links and its first secret (an `Option<&NewClientSecret>`)
+/// inside transaction `$tx`; shared by administrator and dynamic registration.
+macro_rules! insert_client_rows {
+    ($tx:ident, $client:expr, $secret:expr) => {{
+        let client: &$crate::domain::client::Client = $client;
+        let secret: Option<&$crate::storage::NewClientSecret> = $secret;
+        let columns = $crate::storage::clients::ClientColumns::of(client);
+        sqlx::query($crate::storage::clients::INSERT_CLIENT)
+            .bind(client.id.as_str())
+            .bind(&client.name)
+            .bind(client.auth_method.as_str())
+            .bind(&columns.redirect_uris)
+            .bind(&columns.grant_types)
+            .bind(&columns.scope)
+            .bind(&columns.jwks)
+            .bind(&columns.jwks_uri)
+            .bind(client.allowed_servers.is_none())
+            .bind($crate::storage::clients::source_name(client.source))
+            .bind(client.may_introspect)
+            .bind(client.is_enabled)
+            .bind(client.created_at)
+            .bind(client.updated_at)
+            .execute(&mut *$tx)
+            .await?;
+        $crate::storage::clients::insert_links!($tx, client);
+        if let Some(secret) = secret {
+            sqlx::query($crate::storage::clients::INSERT_SECRET)
+                .bind(&secret.secret_id)
+                .bind(client.id.as_str())
+                .bind(&secret.secret_hash)
+                .bind(client.created_at)
+                .bind(secret.expires_at)
+                .execute(&mut *$tx)
+                .await?;
+        }
+    }};
+}
+pub(super) use insert_client_rows;
 
 /// Serialised column values of a client.
 pub(super) struct ClientColumns {
@@ -144,38 +186,9 @@ impl Store {
         secret: Option<&NewClientSecret>,
         event: &AuditEvent,
     ) -> Result<(), StoreError> {
-        let columns = ClientColumns::of(client);
-        let now = client.created_at;
         with_tx!(self, |tx| {
-            sqlx::query(INSERT_CLIENT)
-                .bind(client.id.as_str())
-                .bind(&client.name)
-                .bind(client.auth_method.as_str())
-                .bind(&columns.redirect_uris)
-                .bind(&columns.grant_types)
-                .bind(&columns.scope)
-                .bind(&columns.jwks)
-                .bind(&columns.jwks_uri)
-                .bind(client.allowed_servers.is_none())
-                .bind(source_name(client.source))
-                .bind(client.may_introspect)
-                .bind(client.is_enabled)
-                .bind(client.created_at)
-                .bind(client.updated_at)
-                .execute(&mut *tx)
-                .await?;
-            insert_links!(tx, client);
-            if let Some(secret) = secret {
-                sqlx::query(INSERT_SECRET)
-                    .bind(&secret.secret_id)
-                    .bind(client.id.as_str())
-                    .bind(&secret.secret_hash)
-                    .bind(now)
-                    .bind(secret.expires_at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            insert_audit!(tx, event, now);
+            insert_client_rows!(tx, client, secret);
+            insert_audit!(tx, event, client.created_at);
         });
         Ok(())
     }

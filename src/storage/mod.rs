@@ -11,7 +11,9 @@ mod authorizations;
 mod cimd;
 mod cleanup;
 mod clients;
+mod dcr;
 mod grants;
+mod initial_access_tokens;
 mod keys;
 mod postgres;
 mod servers;
@@ -28,7 +30,9 @@ pub use audit::{AuditEvent, AuditRecord};
 pub use authorizations::{AuthorizationRequestRecord, CodeRecord, ConsentRecord, StoredConsent};
 pub use cimd::{CimdClientRecord, CimdDocumentRecord, CimdHostRuleRecord, CimdRecordOutcome};
 pub use clients::{ClientSecretRecord, NewClientSecret};
+pub use dcr::DcrRegistration;
 pub use grants::{GrantRecord, RefreshTokenRecord};
+pub use initial_access_tokens::InitialAccessTokenRecord;
 pub use keys::{KeyInsert, SigningKeyRecord};
 pub use postgres::POSTGRES_MIGRATOR;
 pub use sessions::SessionRecord;
@@ -61,7 +65,7 @@ pub enum StoreError {
 }
 
 /// Constraint names (PostgreSQL) and `table.column` (SQLite messages) → API field.
-const CONFLICT_FIELDS: [(&str, &str, &str); 6] = [
+const CONFLICT_FIELDS: [(&str, &str, &str); 7] = [
     (
         "cimd_host_rules_unique",
         "cimd_host_rules.pattern",
@@ -78,6 +82,11 @@ const CONFLICT_FIELDS: [(&str, &str, &str); 6] = [
     (
         "admin_tokens_hash_unique",
         "admin_tokens.token_hash",
+        "token",
+    ),
+    (
+        "initial_access_tokens_hash_unique",
+        "initial_access_tokens.token_hash",
         "token",
     ),
 ];

@@ -16,6 +16,7 @@ use axum::Router;
 use axum::routing::{get, post};
 
 use crate::oauth::metadata::JWKS_PATH;
+use crate::oauth::register::REGISTER_PATH;
 use crate::state::AppState;
 
 /// The whole router: well-known documents, operations, admin API, pages.
@@ -50,6 +51,14 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{p}/oauth2/revoke"), post(oauth::token::revoke))
         // CORE-20: 2025-03-26 clients fall back to the root paths.
         .route(&format!("{p}/token"), post(oauth::token::post));
+    // DCR-1: the registration endpoint exists only while registration is on.
+    let protocol = if state.settings.dcr_enabled() {
+        protocol
+            .route(&format!("{p}{REGISTER_PATH}"), post(oauth::register::post))
+            .route(&format!("{p}/register"), post(oauth::register::post)) // CORE-20
+    } else {
+        protocol
+    };
     let protocol = layers::protocol(protocol);
 
     // No CORS here: the authorization endpoint and pages are for browsers navigating (SEC-8).

@@ -21,7 +21,10 @@ pub(super) async fn metadata(State(state): State<AppState>) -> Response {
     let features = metadata::Features {
         client_id_metadata_documents: state.oauth.cimd.is_enabled(),
     };
-    let document = metadata::document(&state.settings.issuer, &servers, features);
+    let mut document = metadata::document(&state.settings.issuer, &servers, features);
+    if state.settings.dcr_enabled() {
+        metadata::add_registration_endpoint(&mut document, &state.settings.issuer); // META-8
+    }
     let cache = HeaderValue::from_static("public, max-age=300");
     (
         [(header::CONTENT_TYPE, JSON), (header::CACHE_CONTROL, cache)],

@@ -1,6 +1,7 @@
-//! OAuth endpoints: authorization, token, introspection, revocation.
+//! OAuth endpoints: authorization, token, introspection, revocation, registration.
 
 pub(super) mod authorize;
+pub(super) mod register;
 pub(super) mod token;
 
 use axum::http::{HeaderMap, header};

@@ -1,4 +1,5 @@
 mod auth;
 mod clients;
+mod initial_access_tokens;
 mod servers;
 mod users;

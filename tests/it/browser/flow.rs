@@ -34,14 +34,14 @@ async fn open_authorization(
 }
 
 /// Fills in the sign-in form the browser shows and submits it.
-async fn sign_in(browser: &Browser, username: &str, password: &str) {
+pub(super) async fn sign_in(browser: &Browser, username: &str, password: &str) {
     browser.fill("Username", username).await;
     browser.fill("Password", password).await;
     browser.submit("Sign in").await;
 }
 
 /// Asserts the browser arrives (within the navigation wait) on the server's page at `path`.
-async fn assert_on_page(browser: &Browser, app: &TestApp, path: &str) {
+pub(super) async fn assert_on_page(browser: &Browser, app: &TestApp, path: &str) {
     let url = browser.wait_for_url(&format!("{}{path}", app.base)).await;
     assert_eq!(
         (url.origin().ascii_serialization(), url.path()),
@@ -52,7 +52,7 @@ async fn assert_on_page(browser: &Browser, app: &TestApp, path: &str) {
 }
 
 /// Saves a screenshot to `path` (for people to look at) and checks it is a PNG.
-async fn save_screenshot(browser: &Browser, path: &str) {
+pub(super) async fn save_screenshot(browser: &Browser, path: &str) {
     let path = Path::new(path);
     browser.screenshot(path).await;
     let png = std::fs::read(path).unwrap();
@@ -65,7 +65,7 @@ async fn save_screenshot(browser: &Browser, path: &str) {
 }
 
 /// Clicks `decision` on the consent page; returns the address the client was sent to.
-async fn decide(browser: &Browser, callback: &Callback, decision: &str) -> url::Url {
+pub(super) async fn decide(browser: &Browser, callback: &Callback, decision: &str) -> url::Url {
     browser.submit(decision).await;
     let answer = browser
         .wait_for_url(&format!("{}?", callback.redirect_uri))

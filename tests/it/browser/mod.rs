@@ -6,6 +6,7 @@
 //! never skip.
 
 mod cimd;
+mod dcr;
 mod flow;
 mod smoke;
 

@@ -2,6 +2,7 @@
 //! client that keeps no cookies and follows no redirects.
 
 pub(crate) mod backends;
+pub(crate) mod dcr;
 pub(crate) mod flow;
 pub(crate) mod resource_server;
 pub(crate) mod tls_fixture;

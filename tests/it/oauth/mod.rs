@@ -8,4 +8,5 @@ mod login_consent;
 mod mcp_server;
 mod metadata;
 mod refresh;
+mod register;
 mod token;

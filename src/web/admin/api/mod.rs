@@ -2,6 +2,7 @@
 
 mod cimd;
 mod clients;
+mod initial_access_tokens;
 mod openapi;
 mod servers;
 mod users;
@@ -44,6 +45,14 @@ pub(crate) fn router() -> Router<AppState> {
             get(cimd::list_rules).post(cimd::post_rule),
         )
         .route("/v1/cimd/host-rules/{rule_id}", delete(cimd::delete_rule))
+        .route(
+            "/v1/initial-access-tokens",
+            get(initial_access_tokens::list).post(initial_access_tokens::post),
+        )
+        .route(
+            "/v1/initial-access-tokens/{id}",
+            get(initial_access_tokens::get).delete(initial_access_tokens::delete),
+        )
         .route("/v1/users", get(users::list).post(users::post))
         .route(
             "/v1/users/{user_id}",

@@ -4,11 +4,11 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cimd, clients, servers, users};
+use super::{cimd, clients, initial_access_tokens, servers, users};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "mcp-authz admin API", description = "Manage MCP servers, clients and users."),
+    info(title = "mcp-authz admin API", description = "Manage MCP servers, clients, users and initial access tokens."),
     paths(
         servers::post, servers::list, servers::get, servers::patch, servers::delete,
         servers::protected_resource_metadata,
@@ -16,6 +16,8 @@ use super::{cimd, clients, servers, users};
         users::post, users::list, users::get, users::patch, users::delete,
         cimd::list, cimd::get, cimd::patch, cimd::approve,
         cimd::list_rules, cimd::post_rule, cimd::delete_rule,
+        initial_access_tokens::post, initial_access_tokens::list, initial_access_tokens::get,
+        initial_access_tokens::delete,
     ),
     modifiers(&AdminTokenScheme),
     tags(
@@ -23,6 +25,7 @@ use super::{cimd, clients, servers, users};
         (name = "clients", description = "Pre-registered OAuth clients"),
         (name = "users", description = "Local user accounts"),
         (name = "cimd", description = "Clients identified by metadata document URLs, and host rules"),
+        (name = "initial-access-tokens", description = "Tokens that let clients register themselves (RFC 7591)"),
     )
 )]
 struct AdminApiDoc;

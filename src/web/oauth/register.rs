@@ -1,0 +1,157 @@
+//! `POST /oauth2/register` (and `/register`, CORE-20): RFC 7591 dynamic client
+//! registration, served only when `dcr.mode` is not `off` (DCR-1).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::authorization;
+use crate::oauth::register::{RegisterError, Registrar};
+use crate::web::responses::no_store_json;
+
+/// The challenge of a 401 in token mode (RFC 6750 section 3).
+const INVALID_TOKEN_CHALLENGE: &str = "Bearer error=\"invalid_token\"";
+
+/// Registers a client: 201 with its id, secret (once) and effective metadata (DCR-2).
+pub(crate) async fn post(
+    State(registrar): State<Arc<Registrar>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, RegisterErrorResponse> {
+    let bearer = authorization(&headers).and_then(|value| bearer_token(&value));
+    let admission = registrar.admit(peer.ip(), bearer.as_deref()).await?;
+    let limit = registrar.max_request_bytes();
+    let too_large = RegisterError::TooLarge { limit };
+    if content_length(&headers).is_some_and(|length| length > limit) {
+        return Err(too_large.into());
+    }
+    // A body that cannot be read within the limit is answered as too large (DCR-3).
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| too_large)?;
+    let registered = registrar
+        .register(admission, is_json(&headers), &bytes)
+        .await?;
+    let mut response = no_store_json(&registered);
+    *response.status_mut() = StatusCode::CREATED;
+    Ok(response)
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer_token(value: &str) -> Option<String> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
+}
+
+fn content_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// RFC 7591 section 3.1: the request is `application/json`.
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// A refused registration as RFC 7591 section 3.2.2 answers it (DCR-3): a JSON body with
+/// `error` and `error_description`, never cached.
+pub(crate) struct RegisterErrorResponse(RegisterError);
+
+impl From<RegisterError> for RegisterErrorResponse {
+    fn from(err: RegisterError) -> Self {
+        Self(err)
+    }
+}
+
+impl IntoResponse for RegisterErrorResponse {
+    fn into_response(self) -> Response {
+        let error = self.0;
+        let (status, code, description) = match &error {
+            RegisterError::Metadata(e) => (
+                StatusCode::BAD_REQUEST,
+                e.code(),
+                e.description().to_owned(),
+            ),
+            RegisterError::TooLarge { .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_client_metadata",
+                error.to_string(),
+            ),
+            RegisterError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "slow_down",
+                "too many registration requests from this address; retry later".to_owned(),
+            ),
+            RegisterError::InvalidToken => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "registration needs a valid initial access token (Authorization: Bearer …)"
+                    .to_owned(),
+            ),
+            RegisterError::Internal(source) => {
+                tracing::error!(error = %source, "registration failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "internal error; the server log has details under this request id".to_owned(),
+                )
+            }
+        };
+        if !status.is_server_error() {
+            tracing::debug!(%error, "registration refused");
+        }
+        let body = json!({ "error": code, "error_description": description });
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        match error {
+            RegisterError::InvalidToken => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(INVALID_TOKEN_CHALLENGE),
+                );
+            }
+            RegisterError::RateLimited { retry_after } => {
+                let seconds = retry_after
+                    .as_secs()
+                    .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            RegisterError::Metadata(_)
+            | RegisterError::TooLarge { .. }
+            | RegisterError::Internal(_) => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_are_read_case_insensitively() {
+        assert_eq!(bearer_token("Bearer abc").as_deref(), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc ").as_deref(), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
+}
