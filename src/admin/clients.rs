@@ -46,6 +46,9 @@ pub struct NewClientBody {
     /// An MCP server registered as a confidential client may introspect tokens issued
     /// for its `allowed_resources` (default false).
     pub allow_introspection: Option<bool>,
+    /// Legacy switch (CC-6): also accept client assertions whose `aud` is the token
+    /// endpoint URL instead of the issuer. Default false.
+    pub accept_token_endpoint_audience: Option<bool>,
     /// Default true.
     pub enabled: Option<bool>,
 }
@@ -70,6 +73,14 @@ pub struct ClientPatchBody {
     pub allowed_resources: Option<Option<Vec<String>>>,
     /// Allow or forbid token introspection.
     pub allow_introspection: Option<bool>,
+    /// Replaces the inline JWK Set of a `private_key_jwt` client (key rotation, CC-12);
+    /// clears `jwks_uri`.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    /// Replaces the JWK Set URL of a `private_key_jwt` client; clears `jwks`.
+    pub jwks_uri: Option<String>,
+    /// Legacy switch (CC-6): accept the token endpoint URL as assertion `aud`.
+    pub accept_token_endpoint_audience: Option<bool>,
     /// Enable or disable.
     pub enabled: Option<bool>,
 }
@@ -113,6 +124,8 @@ pub struct ClientView {
     pub source: ClientSource,
     /// Whether it may call the introspection endpoint.
     pub allow_introspection: bool,
+    /// Whether client assertions may name the token endpoint as `aud` (CC-6 legacy).
+    pub accept_token_endpoint_audience: bool,
     /// Whether it may authenticate and get tokens.
     pub enabled: bool,
     /// RFC 7591 `client_id_issued_at`.
@@ -153,6 +166,7 @@ pub async fn create(
         allowed_servers: resolve_resources(ctx, body.allowed_resources.as_deref()).await?,
         source: ClientSource::Registered,
         may_introspect: body.allow_introspection.unwrap_or(false),
+        accept_token_endpoint_audience: body.accept_token_endpoint_audience.unwrap_or(false),
         is_enabled: body.enabled.unwrap_or(true),
         created_at: now,
         updated_at: now,
@@ -221,6 +235,12 @@ pub async fn update(
     if let Some(resources) = patch.allowed_resources {
         client.allowed_servers = resolve_resources(ctx, resources.as_deref()).await?;
     }
+    if patch.jwks.is_some() || patch.jwks_uri.is_some() {
+        client.keys = parse_keys(ctx, client.auth_method, patch.jwks, patch.jwks_uri)?;
+    }
+    client.accept_token_endpoint_audience = patch
+        .accept_token_endpoint_audience
+        .unwrap_or(client.accept_token_endpoint_audience);
     client.is_enabled = patch.enabled.unwrap_or(client.is_enabled);
     client.may_introspect = patch.allow_introspection.unwrap_or(client.may_introspect);
     check_combination(&client)?;
@@ -313,6 +333,7 @@ async fn view(ctx: &AdminContext, client: Client) -> Result<ClientView, AdminErr
         allowed_resources,
         source: client.source,
         allow_introspection: client.may_introspect,
+        accept_token_endpoint_audience: client.accept_token_endpoint_audience,
         enabled: client.is_enabled,
         client_id_issued_at: client.created_at,
         updated_at: client.updated_at,

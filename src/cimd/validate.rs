@@ -90,6 +90,7 @@ pub(super) fn validate(
         allowed_servers: None,
         source: ClientSource::Cimd,
         may_introspect: false,
+        accept_token_endpoint_audience: false,
         is_enabled: true,
         created_at: now,
         updated_at: now,

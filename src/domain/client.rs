@@ -165,6 +165,9 @@ pub struct Client {
     pub source: ClientSource,
     /// An MCP server registered as a client may introspect tokens for its resources (INTRO-4).
     pub may_introspect: bool,
+    /// Accept this server's token endpoint URL as the sole `aud` of the client's
+    /// assertions, for clients written before the issuer became the audience (CC-6).
+    pub accept_token_endpoint_audience: bool,
     /// Disabled clients cannot authenticate or get tokens.
     pub is_enabled: bool,
     /// When created.

@@ -326,6 +326,7 @@ fn client_of(metadata: &ClientMetadata, id: ClientId, now: UnixTime) -> Client {
         allowed_servers: None,
         source: ClientSource::Dcr, // shown as unverified on consent (DCR-9, SEC-11)
         may_introspect: false,
+        accept_token_endpoint_audience: false,
         is_enabled: true,
         created_at: now,
         updated_at: now,

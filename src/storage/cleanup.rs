@@ -7,7 +7,7 @@ use crate::clock::UnixTime;
 const GRACE: i64 = 24 * 3600;
 
 /// Each statement with whether it keeps rows for [`GRACE`] past expiry.
-const STATEMENTS: [(&str, bool); 5] = [
+const STATEMENTS: [(&str, bool); 6] = [
     ("DELETE FROM sessions WHERE expires_at <= $1", false),
     (
         "DELETE FROM authorization_requests WHERE expires_at <= $1",
@@ -22,6 +22,10 @@ const STATEMENTS: [(&str, bool); 5] = [
         false,
     ),
     ("DELETE FROM grants WHERE expires_at <= $1", true),
+    (
+        "DELETE FROM client_assertion_jtis WHERE expires_at <= $1",
+        false,
+    ),
 ];
 
 impl Store {

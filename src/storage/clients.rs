@@ -25,6 +25,7 @@ struct ClientRow {
     allows_all_servers: bool,
     source: String,
     may_introspect: bool,
+    accept_token_endpoint_audience: bool,
     is_enabled: bool,
     created_at: i64,
     updated_at: i64,
@@ -61,17 +62,18 @@ pub struct ClientSecretRecord {
 }
 
 const CLIENT_COLUMNS: &str = "client_id, client_name, token_endpoint_auth_method, redirect_uris, \
-    grant_types, scope, jwks, jwks_uri, allows_all_servers, source, may_introspect, is_enabled, \
-    created_at, updated_at";
+    grant_types, scope, jwks, jwks_uri, allows_all_servers, source, may_introspect, \
+    accept_token_endpoint_audience, is_enabled, created_at, updated_at";
 pub(super) const INSERT_CLIENT: &str = "\
 INSERT INTO clients (client_id, client_name, token_endpoint_auth_method, redirect_uris, \
     grant_types, scope, jwks, jwks_uri, allows_all_servers, source, may_introspect, is_enabled, \
-    created_at, updated_at) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    created_at, updated_at, accept_token_endpoint_audience) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 const UPDATE_CLIENT: &str = "\
 UPDATE clients SET client_name = $2, token_endpoint_auth_method = $3, redirect_uris = $4, \
     grant_types = $5, scope = $6, jwks = $7, jwks_uri = $8, allows_all_servers = $9, \
-    is_enabled = $10, updated_at = $11, may_introspect = $12 WHERE client_id = $1";
+    is_enabled = $10, updated_at = $11, may_introspect = $12, \
+    accept_token_endpoint_audience = $13 WHERE client_id = $1";
 const DELETE_CLIENT: &str = "DELETE FROM clients WHERE client_id = $1";
 pub(super) const INSERT_LINK: &str =
     "INSERT INTO client_servers (client_id, server_id) VALUES ($1, $2)";
@@ -128,6 +130,7 @@ macro_rules! insert_client_rows {
             .bind(client.is_enabled)
             .bind(client.created_at)
             .bind(client.updated_at)
+            .bind(client.accept_token_endpoint_audience)
             .execute(&mut *$tx)
             .await?;
         $crate::storage::clients::insert_links!($tx, client);
@@ -215,6 +218,7 @@ impl Store {
                 .bind(client.is_enabled)
                 .bind(client.updated_at)
                 .bind(client.may_introspect)
+                .bind(client.accept_token_endpoint_audience)
                 .execute(&mut *tx)
                 .await?;
             if updated.rows_affected() == 0 {
@@ -383,6 +387,7 @@ fn to_client(row: ClientRow, links: Vec<LinkRow>) -> Result<Client, StoreError> 
         allowed_servers,
         source,
         may_introspect: row.may_introspect,
+        accept_token_endpoint_audience: row.accept_token_endpoint_audience,
         is_enabled: row.is_enabled,
         created_at: row.created_at,
         updated_at: row.updated_at,

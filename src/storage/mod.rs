@@ -6,6 +6,7 @@
 //! (an admin change and its audit event) share one short transaction.
 
 mod admin_tokens;
+mod assertions;
 mod audit;
 mod authorizations;
 mod cimd;
