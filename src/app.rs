@@ -12,8 +12,9 @@ use crate::cimd::{CimdResolver, CimdSettings};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretHasher};
-use crate::jose::{self, KeyError, KeyPolicy, KeyRing};
+use crate::jose::{self, KeyError, KeyPolicy, KeyRing, KeySets};
 use crate::net::{NetError, OutboundClient, OutboundPolicy};
+use crate::oauth::metadata::{Features, MetadataRenderer};
 use crate::oauth::register::{DcrPolicy, Registrar};
 use crate::oauth::{FlowPolicy, OAuthContext};
 use crate::session::Sessions;
@@ -52,6 +53,7 @@ pub async fn connect_store(settings: &Settings) -> Result<Store, StoreError> {
     let options = PoolOptions {
         max_connections: database.max_connections,
         acquire_timeout: database.acquire_timeout,
+        registry_cache_ttl: database.registry_cache_ttl,
     };
     Store::connect(settings.database_kind, &database.url, options).await
 }
@@ -120,13 +122,22 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
             clock.clone(),
             CimdSettings::from_settings(&settings),
         )),
+        key_sets: Arc::new(KeySets::new(outbound.clone(), clock.clone())),
     };
     let limits = &settings.raw.sessions;
     let login_guard = Arc::new(LoginGuard::new(
         limits.login_attempts_per_username,
         limits.login_attempts_per_address,
     ));
+    let metadata = Arc::new(MetadataRenderer::new(
+        settings.issuer.clone(),
+        Features {
+            client_id_metadata_documents: oauth.cimd.is_enabled(),
+        },
+        settings.dcr_enabled(),
+    ));
     Ok(AppState {
+        metadata,
         settings: Arc::new(settings),
         store,
         keyring,

@@ -11,6 +11,7 @@ use crate::config::Settings;
 use crate::jose::KeyRing;
 use crate::net::OutboundClient;
 use crate::oauth::OAuthContext;
+use crate::oauth::metadata::MetadataRenderer;
 use crate::oauth::register::Registrar;
 use crate::session::Sessions;
 use crate::session::login::LoginGuard;
@@ -41,4 +42,6 @@ pub struct AppState {
     pub outbound: OutboundClient,
     /// Dynamic client registration (DCR-*).
     pub registrar: Arc<Registrar>,
+    /// The authorization-server metadata document (META-*).
+    pub metadata: Arc<MetadataRenderer>,
 }

@@ -3,6 +3,7 @@
 //! skins over these functions cannot diverge in validation or auditing.
 
 pub mod cimd;
+pub mod client_secrets;
 pub mod clients;
 pub mod initial_access_tokens;
 pub mod servers;

@@ -15,7 +15,6 @@
 //! audited under a global budget so an attacker cannot flood the log.
 
 mod json;
-mod lifetime;
 pub mod url;
 mod validate;
 
@@ -409,7 +408,7 @@ impl CimdResolver {
             now,
         )
         .map_err(CimdError::Invalid)?;
-        let ttl = lifetime::cache_lifetime(
+        let ttl = crate::net::cache_lifetime(
             id.url(),
             ACCEPT,
             &response.headers,

@@ -392,6 +392,13 @@ fn check_ranges(raw: &RawSettings) -> Result<(), ConfigError> {
     if raw.admin.max_page_size == 0 || raw.admin.max_page_size > 1000 {
         return Err(invalid("admin.max_page_size", "must be between 1 and 1000"));
     }
+    // A disabled client must stop working on every instance within minutes at worst.
+    if raw.database.registry_cache_ttl > Duration::from_secs(300) {
+        return Err(invalid(
+            "database.registry_cache_ttl",
+            "must be at most 5m (it bounds how long a change takes on other instances)",
+        ));
+    }
     Ok(())
 }
 

@@ -76,6 +76,10 @@ pub struct DatabaseSection {
     /// `database.acquire_timeout`
     #[serde(with = "humantime_serde")]
     pub acquire_timeout: Duration,
+    /// `database.registry_cache_ttl`: how long clients and MCP servers are served from
+    /// memory (changes made on another instance take effect within it).
+    #[serde(with = "humantime_serde")]
+    pub registry_cache_ttl: Duration,
 }
 
 /// Signing algorithm of generated keys (TOK-1: asymmetric only).

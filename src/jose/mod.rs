@@ -1,9 +1,14 @@
-//! Everything JWS/JWK: signing keys, their rotation schedule and the public JWKS.
+//! Everything JWS/JWK: signing keys, their rotation schedule and the public JWKS, and
+//! the public keys of others that sign what we verify.
 
 mod generate;
 pub mod keyring;
+mod remote_jwks;
+mod verification_keys;
 
 pub use keyring::{KeyError, KeyPolicy, KeyRing, KeySummary};
+pub use remote_jwks::{JwksError, KeySets};
+pub use verification_keys::{KeySetError, VerificationKeys};
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;

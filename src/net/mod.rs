@@ -10,6 +10,7 @@
 //! carry response bodies.
 
 mod address;
+mod lifetime;
 mod limits;
 mod resolver;
 mod tls;
@@ -27,6 +28,7 @@ use rustls::pki_types::CertificateDer;
 use url::Url;
 
 pub use address::{is_allowed, is_forbidden};
+pub use lifetime::cache_lifetime;
 use limits::HostLimits;
 use resolver::{GuardedResolver, Lookup, Refused, Unresolved};
 

@@ -1,5 +1,11 @@
 //! Client authentication at the token, introspection and revocation endpoints
-//! (CORE-10, CORE-11, SEC-16): `none`, `client_secret_basic`, `client_secret_post`.
+//! (CORE-10, CORE-11, SEC-16, CC-3): `none`, `client_secret_basic`, `client_secret_post`
+//! and `private_key_jwt` (in [`super::client_assertion`]).
+//!
+//! Generated secrets are checked against their keyed hashes in constant time (never
+//! argon2 here), reading the client and its secrets from the registry cache, so a
+//! secret-authenticated request touches the database only on a cache miss
+//! (ARCHITECTURE section 10).
 //!
 //! Every failure is `invalid_client`; when the `Authorization` header was used it is a
 //! 401 with a `WWW-Authenticate` challenge (CORE-8). Two methods at once are
@@ -10,6 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use percent_encoding::percent_decode_str;
 
+use super::client_assertion;
 use super::clients::{self, LookupError};
 use super::context::OAuthContext;
 use super::error::{ErrorCode, OAuthError};
@@ -30,6 +37,8 @@ pub struct ClientCredentials {
     pub client_secret: Option<String>,
     /// `client_assertion` from the body (RFC 7523).
     pub client_assertion: Option<String>,
+    /// `client_assertion_type` from the body (RFC 7521).
+    pub client_assertion_type: Option<String>,
 }
 
 impl std::fmt::Debug for ClientCredentials {
@@ -48,6 +57,7 @@ impl ClientCredentials {
             client_id: params.get("client_id").map(str::to_owned),
             client_secret: params.get("client_secret").map(str::to_owned),
             client_assertion: params.get("client_assertion").map(str::to_owned),
+            client_assertion_type: params.get("client_assertion_type").map(str::to_owned),
         }
     }
 }
@@ -114,11 +124,15 @@ pub async fn authenticate(
             "client_id differs from the Basic credentials",
         ));
     }
-    if credentials.client_assertion.is_some() {
-        return Err(invalid_client(
-            false,
-            "private_key_jwt is not enabled for this client",
-        ));
+    if let Some(assertion) = &credentials.client_assertion {
+        let known = client_assertion::authenticate(
+            ctx,
+            assertion,
+            credentials.client_assertion_type.as_deref(),
+            credentials.client_id.as_deref(),
+        )
+        .await?;
+        return Ok(known.client);
     }
     let (client_id, secret) = match (&basic, &credentials.client_id) {
         (Some((id, secret)), _) => (id.clone(), Some(secret.clone())),
@@ -126,26 +140,29 @@ pub async fn authenticate(
         (None, None) => return Err(invalid_client(false, "client authentication is required")),
     };
     // CIMD-24: a document that cannot be used is `invalid_client` here.
-    let client = match clients::find(ctx, &client_id).await {
-        Ok(known) => known.client,
+    let known = match clients::find(ctx, &client_id).await {
+        Ok(known) => known,
         Err(LookupError::Store(error)) => return Err(error.into()),
         Err(LookupError::Unknown | LookupError::Cimd(_)) => {
             return Err(invalid_client(used_header, "client authentication failed"));
         }
     };
-    match (client.auth_method, secret) {
+    match (known.client.auth_method, secret, &known.stored) {
         // A public client proves nothing but its id; an embedded secret is no proof (SEC-16).
-        (AuthMethod::None, None) => Ok(client),
-        (AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost, Some(secret)) => {
-            let stored = ctx
-                .store
-                .list_active_client_secrets(&client.id, ctx.now())
-                .await?;
+        (AuthMethod::None, None, _) => Ok(known.client),
+        // Either secret method is accepted for a secret client (CORE-11); every active
+        // secret is tried, so rotation needs no flag day (CC-12).
+        (
+            AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost,
+            Some(secret),
+            Some(stored),
+        ) => {
+            let now = ctx.now();
             if stored
-                .iter()
-                .any(|s| ctx.hasher.verify(&secret, &s.secret_hash))
+                .secret_hashes_at(now)
+                .any(|hash| ctx.hasher.verify(&secret, hash))
             {
-                Ok(client)
+                Ok(known.client)
             } else {
                 Err(invalid_client(used_header, "client authentication failed"))
             }

@@ -7,7 +7,7 @@ use super::context::OAuthContext;
 use crate::cimd::{CimdClient, CimdError, is_document_url};
 use crate::domain::client::Client;
 use crate::domain::ids::ClientId;
-use crate::storage::StoreError;
+use crate::storage::{ClientEntry, StoreError};
 
 /// A client found and usable (enabled; for CIMD, allowed, approved and valid).
 #[derive(Debug, Clone)]
@@ -16,6 +16,8 @@ pub struct KnownClient {
     pub client: Client,
     /// Its validated document, for CIMD clients.
     pub document: Option<Arc<CimdClient>>,
+    /// The stored row with its unrevoked secrets, for clients from the store.
+    pub stored: Option<Arc<ClientEntry>>,
 }
 
 impl KnownClient {
@@ -46,20 +48,23 @@ pub async fn find(ctx: &OAuthContext, client_id: &str) -> Result<KnownClient, Lo
             Ok(document) => Ok(KnownClient {
                 client: document.client.clone(),
                 document: Some(document),
+                stored: None,
             }),
             Err(CimdError::NotEnabled) => Err(LookupError::Unknown),
             Err(CimdError::Store(error)) => Err(LookupError::Store(error)),
             Err(error) => Err(LookupError::Cimd(error)),
         };
     }
-    let client = ctx
+    // The hot path (every token request): served from the registry cache.
+    let entry = ctx
         .store
-        .find_client(&ClientId::from_stored(client_id.to_owned()))
+        .find_client_entry(&ClientId::from_stored(client_id.to_owned()))
         .await?;
-    match client {
-        Some(client) if client.is_enabled => Ok(KnownClient {
-            client,
+    match entry {
+        Some(entry) if entry.client.is_enabled => Ok(KnownClient {
+            client: entry.client.clone(),
             document: None,
+            stored: Some(entry),
         }),
         _ => Err(LookupError::Unknown),
     }

@@ -6,7 +6,7 @@ use crate::cimd::CimdResolver;
 use crate::clock::{SharedClock, UnixTime, seconds};
 use crate::config::{Issuer, Settings};
 use crate::crypto::SecretHasher;
-use crate::jose::KeyRing;
+use crate::jose::{KeyRing, KeySets};
 use crate::storage::Store;
 
 /// Lifetimes and switches of the flows, read once from configuration.
@@ -55,6 +55,8 @@ pub struct OAuthContext {
     pub policy: Arc<FlowPolicy>,
     /// Client ID Metadata Documents (CIMD-1).
     pub cimd: Arc<CimdResolver>,
+    /// Clients' public keys for `private_key_jwt` (CC-9).
+    pub key_sets: Arc<KeySets>,
 }
 
 impl OAuthContext {

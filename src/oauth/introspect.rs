@@ -118,7 +118,8 @@ async fn access_token(
     let Ok(resource) = ResourceUri::parse(&claims.aud) else {
         return Ok(Introspection::inactive());
     };
-    let Some(server) = ctx.store.find_server_by_resource(&resource).await? else {
+    let registry = ctx.store.server_registry().await?;
+    let Some(server) = registry.iter().find(|s| s.resource == resource) else {
         return Ok(Introspection::inactive());
     };
     // INTRO-4: only an MCP server allowed to introspect, for its own resources.
@@ -166,9 +167,9 @@ async fn parties_enabled(
 ) -> Result<bool, StoreError> {
     let client = ctx
         .store
-        .find_client(&ClientId::from_stored(client_id.to_owned()))
+        .find_client_entry(&ClientId::from_stored(client_id.to_owned()))
         .await?;
-    if !client.is_some_and(|c| c.is_enabled) {
+    if !client.is_some_and(|c| c.client.is_enabled) {
         return Ok(false);
     }
     if subject.starts_with(UserId::PREFIX) {

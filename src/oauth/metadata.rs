@@ -2,10 +2,15 @@
 //!
 //! Lists exactly what this server has enabled; later capabilities add their members
 //! here as they land (CIMD, DCR, client credentials, ID-JAG). Scopes come from the
-//! registered MCP servers, so the document is built per request from the registry.
+//! registered MCP servers, so the document is rebuilt when the registry changes.
 
+use std::sync::Arc;
+
+use arc_swap::ArcSwapOption;
+use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::client_assertion::SIGNING_ALGORITHMS;
 use crate::config::Issuer;
 use crate::domain::scope::{OFFLINE_ACCESS, ScopeSet};
 use crate::domain::server::McpServer;
@@ -28,6 +33,54 @@ pub struct Features {
     pub client_id_metadata_documents: bool,
 }
 
+/// The metadata document as served: rendered once per registry snapshot and handed
+/// out as shared bytes, so a discovery request costs a pointer comparison, not a JSON
+/// build (ARCHITECTURE section 10).
+#[derive(Debug)]
+pub struct MetadataRenderer {
+    issuer: Issuer,
+    features: Features,
+    registration_endpoint: bool,
+    rendered: ArcSwapOption<Rendered>,
+}
+
+#[derive(Debug)]
+struct Rendered {
+    servers: Arc<Vec<McpServer>>,
+    bytes: Bytes,
+}
+
+impl MetadataRenderer {
+    /// A renderer for this issuer; `registration_endpoint` while DCR is on (META-8).
+    pub fn new(issuer: Issuer, features: Features, registration_endpoint: bool) -> Self {
+        Self {
+            issuer,
+            features,
+            registration_endpoint,
+            rendered: ArcSwapOption::empty(),
+        }
+    }
+
+    /// The document for the registry snapshot `servers`.
+    pub fn render(&self, servers: &Arc<Vec<McpServer>>) -> Bytes {
+        if let Some(rendered) = self.rendered.load().as_ref()
+            && Arc::ptr_eq(&rendered.servers, servers)
+        {
+            return rendered.bytes.clone();
+        }
+        let mut doc = document(&self.issuer, servers, self.features);
+        if self.registration_endpoint {
+            add_registration_endpoint(&mut doc, &self.issuer);
+        }
+        let bytes = Bytes::from(doc.to_string());
+        self.rendered.store(Some(Arc::new(Rendered {
+            servers: Arc::clone(servers),
+            bytes: bytes.clone(),
+        })));
+        bytes
+    }
+}
+
 /// META-8: lists the registration endpoint; call only while dynamic registration is on,
 /// since clients read the member as an offer to register.
 pub fn add_registration_endpoint(doc: &mut Value, issuer: &Issuer) {
@@ -48,6 +101,10 @@ pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> V
     let mut scopes_supported: Vec<String> = scopes.iter().map(ToString::to_string).collect();
     scopes_supported.push(OFFLINE_ACCESS.to_owned()); // SCOPE-7: an AS-level scope
     let resources: Vec<&str> = enabled.iter().map(|s| s.resource.as_str()).collect();
+    let signing_algs: Vec<String> = SIGNING_ALGORITHMS
+        .iter()
+        .map(|alg| format!("{alg:?}"))
+        .collect();
     let mut doc = json!({
         // META-3: the configured issuer, never derived from request headers.
         "issuer": issuer.as_str(),
@@ -59,10 +116,18 @@ pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> V
         "scopes_supported": scopes_supported,
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        // CC-4: machine clients look for client_credentials and their auth method here.
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "token_endpoint_auth_methods_supported":
+            ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "revocation_endpoint_auth_methods_supported":
+            ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
+        "introspection_endpoint_auth_methods_supported":
+            ["client_secret_basic", "client_secret_post", "private_key_jwt"],
+        // RFC 8414 section 2: required beside private_key_jwt, per endpoint.
+        "token_endpoint_auth_signing_alg_values_supported": signing_algs,
+        "revocation_endpoint_auth_signing_alg_values_supported": signing_algs,
+        "introspection_endpoint_auth_signing_alg_values_supported": signing_algs,
         // PKCE-6, META-5: S256 only; MCP clients stop without this member.
         "code_challenge_methods_supported": ["S256"],
         // ISS-3
@@ -128,6 +193,34 @@ mod tests {
             doc["registration_endpoint"],
             "https://auth.example.com/tenant/oauth2/register"
         );
+    }
+
+    #[test]
+    fn cc_4_client_credentials_and_private_key_jwt_are_advertised() {
+        let issuer = Issuer::parse("https://auth.example.com", false).unwrap();
+        let doc = document(&issuer, &[], Features::default());
+        let grants = doc["grant_types_supported"].as_array().unwrap();
+        assert!(grants.contains(&json!("client_credentials")));
+        for endpoint in ["token", "revocation", "introspection"] {
+            let methods = doc[format!("{endpoint}_endpoint_auth_methods_supported")]
+                .as_array()
+                .unwrap();
+            assert!(methods.contains(&json!("private_key_jwt")), "{endpoint}");
+            assert!(
+                methods.contains(&json!("client_secret_basic")),
+                "{endpoint}"
+            );
+            let algs = doc[format!("{endpoint}_endpoint_auth_signing_alg_values_supported")]
+                .as_array()
+                .unwrap();
+            assert!(algs.contains(&json!("ES256")), "{endpoint}");
+            assert!(algs.contains(&json!("EdDSA")), "{endpoint}");
+            assert!(
+                !algs
+                    .iter()
+                    .any(|a| a == "none" || a.as_str().unwrap().starts_with("HS"))
+            );
+        }
     }
 
     #[test]

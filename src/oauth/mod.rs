@@ -1,6 +1,7 @@
 //! Protocol use-cases: validate, decide, issue. No HTTP types here.
 
 pub mod authorize;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod clients;
 pub mod consent;

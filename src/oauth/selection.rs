@@ -35,7 +35,7 @@ pub async fn select(
         .map_err(|e| OAuthError::with_description(ErrorCode::InvalidScope, e.to_string()))?;
     // SCOPE-7: offline_access asks the AS for a refresh token; it is no resource scope.
     let tokens = requested.without_offline_access();
-    let servers = store.list_all_servers().await?;
+    let servers = store.server_registry().await?;
     let permitted: Vec<&McpServer> = servers
         .iter()
         .filter(|s| s.is_enabled)

@@ -188,6 +188,7 @@ impl Store {
             }
             outcome
         });
+        self.cache.forget_client(client.id.as_str());
         Ok(outcome)
     }
 
@@ -268,6 +269,7 @@ impl Store {
             }
             insert_audit!(tx, event, now);
         });
+        self.cache.forget_client(id.as_str());
         Ok(())
     }
 
@@ -291,6 +293,7 @@ impl Store {
             }
             insert_audit!(tx, event, now);
         });
+        self.cache.forget_client(id.as_str());
         Ok(())
     }
 

@@ -1,10 +1,12 @@
 //! Clients, the MCP servers each may use, and their hashed secrets.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use sqlx::FromRow;
 
 use super::audit::insert_audit;
+use super::cache::ClientEntry;
 use super::{AuditEvent, Page, PageRequest, Store, StoreError, with_pool, with_tx};
 use crate::clock::UnixTime;
 use crate::domain::client::{AuthMethod, Client, ClientKeys, ClientSource, GrantType};
@@ -61,6 +63,19 @@ pub struct ClientSecretRecord {
     pub expires_at: Option<i64>,
 }
 
+/// What the admin API shows of a secret: never the hash.
+#[derive(Debug, Clone, FromRow)]
+pub struct ClientSecretInfo {
+    /// Id of the secret.
+    pub secret_id: String,
+    /// When created.
+    pub created_at: i64,
+    /// When it stops working, if ever.
+    pub expires_at: Option<i64>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<i64>,
+}
+
 const CLIENT_COLUMNS: &str = "client_id, client_name, token_endpoint_auth_method, redirect_uris, \
     grant_types, scope, jwks, jwks_uri, allows_all_servers, source, may_introspect, \
     accept_token_endpoint_audience, is_enabled, created_at, updated_at";
@@ -87,6 +102,15 @@ SELECT client_id, server_id FROM client_servers WHERE client_id IN \
 pub(super) const INSERT_SECRET: &str = "\
 INSERT INTO client_secrets (secret_id, client_id, secret_hash, created_at, expires_at) \
 VALUES ($1, $2, $3, $4, $5)";
+const UNREVOKED_SECRETS: &str = "\
+SELECT secret_id, secret_hash, created_at, expires_at FROM client_secrets \
+ WHERE client_id = $1 AND revoked_at IS NULL ORDER BY created_at DESC";
+const ALL_SECRETS: &str = "\
+SELECT secret_id, created_at, expires_at, revoked_at FROM client_secrets \
+ WHERE client_id = $1 ORDER BY created_at DESC, secret_id";
+const REVOKE_SECRET: &str = "\
+UPDATE client_secrets SET revoked_at = $3 \
+ WHERE client_id = $1 AND secret_id = $2 AND revoked_at IS NULL";
 const ACTIVE_SECRETS: &str = "\
 SELECT secret_id, secret_hash, created_at, expires_at FROM client_secrets \
  WHERE client_id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2) \
@@ -193,6 +217,7 @@ impl Store {
             insert_client_rows!(tx, client, secret);
             insert_audit!(tx, event, client.created_at);
         });
+        self.cache.forget_client(client.id.as_str());
         Ok(())
     }
 
@@ -231,6 +256,7 @@ impl Store {
             insert_links!(tx, client);
             insert_audit!(tx, event, now);
         });
+        self.cache.forget_client(client.id.as_str());
         Ok(())
     }
 
@@ -241,8 +267,36 @@ impl Store {
         event: &AuditEvent,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        self.delete_audited(DELETE_CLIENT, id.as_str(), event, now)
-            .await
+        let deleted = self
+            .delete_audited(DELETE_CLIENT, id.as_str(), event, now)
+            .await;
+        self.cache.forget_client(id.as_str());
+        deleted
+    }
+
+    /// The client and its unrevoked secrets, as the token endpoint needs them: from this
+    /// instance's memory when read within `database.registry_cache_ttl`, else from the
+    /// database (ARCHITECTURE section 10). Unknown ids are not remembered.
+    pub async fn find_client_entry(
+        &self,
+        id: &ClientId,
+    ) -> Result<Option<Arc<ClientEntry>>, StoreError> {
+        if let Some(entry) = self.cache.client(id.as_str()) {
+            return Ok(Some(entry));
+        }
+        let generation = self.cache.generation();
+        let Some(client) = self.find_client(id).await? else {
+            return Ok(None);
+        };
+        let secrets = with_pool!(self, |pool| {
+            sqlx::query_as(UNREVOKED_SECRETS)
+                .bind(id.as_str())
+                .fetch_all(pool)
+                .await
+        })?;
+        let entry = Arc::new(ClientEntry { client, secrets });
+        self.cache.put_client(generation, Arc::clone(&entry));
+        Ok(Some(entry))
     }
 
     /// The client with this id.
@@ -392,4 +446,69 @@ fn to_client(row: ClientRow, links: Vec<LinkRow>) -> Result<Client, StoreError> 
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
+}
+
+impl Store {
+    /// Adds a secret to a client (rotation: the old ones keep working until revoked or
+    /// expired, CC-12), with its audit event, atomically.
+    pub async fn add_client_secret(
+        &self,
+        id: &ClientId,
+        secret: &NewClientSecret,
+        event: &AuditEvent,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        with_tx!(self, |tx| {
+            sqlx::query(INSERT_SECRET)
+                .bind(&secret.secret_id)
+                .bind(id.as_str())
+                .bind(&secret.secret_hash)
+                .bind(now)
+                .bind(secret.expires_at)
+                .execute(&mut *tx)
+                .await?;
+            insert_audit!(tx, event, now);
+        });
+        self.cache.forget_client(id.as_str());
+        Ok(())
+    }
+
+    /// Every secret of a client, newest first, revoked and expired ones included.
+    pub async fn list_client_secrets(
+        &self,
+        id: &ClientId,
+    ) -> Result<Vec<ClientSecretInfo>, StoreError> {
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as(ALL_SECRETS)
+                .bind(id.as_str())
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
+    }
+
+    /// Revokes one secret, with its audit event; `NotFound` when the client has no such
+    /// unrevoked secret.
+    pub async fn revoke_client_secret(
+        &self,
+        id: &ClientId,
+        secret_id: &str,
+        event: &AuditEvent,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        with_tx!(self, |tx| {
+            let revoked = sqlx::query(REVOKE_SECRET)
+                .bind(id.as_str())
+                .bind(secret_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            if revoked.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(tx, event, now);
+        });
+        self.cache.forget_client(id.as_str());
+        Ok(())
+    }
 }

@@ -132,6 +132,9 @@ impl Store {
             }
             ids.len()
         });
+        if deleted > 0 {
+            self.cache.forget_all();
+        }
         Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
     }
 }

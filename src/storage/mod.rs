@@ -9,6 +9,7 @@ mod admin_tokens;
 mod assertions;
 mod audit;
 mod authorizations;
+mod cache;
 mod cimd;
 mod cleanup;
 mod clients;
@@ -29,8 +30,9 @@ use sqlx::{PgPool, SqlitePool};
 pub use admin_tokens::AdminTokenRecord;
 pub use audit::{AuditEvent, AuditRecord};
 pub use authorizations::{AuthorizationRequestRecord, CodeRecord, ConsentRecord, StoredConsent};
+pub use cache::ClientEntry;
 pub use cimd::{CimdClientRecord, CimdDocumentRecord, CimdHostRuleRecord, CimdRecordOutcome};
-pub use clients::{ClientSecretRecord, NewClientSecret};
+pub use clients::{ClientSecretInfo, ClientSecretRecord, NewClientSecret};
 pub use dcr::DcrRegistration;
 pub use grants::{GrantRecord, RefreshTokenRecord};
 pub use initial_access_tokens::InitialAccessTokenRecord;
@@ -126,6 +128,7 @@ pub(crate) enum Backend {
 #[derive(Debug, Clone)]
 pub struct Store {
     backend: Backend,
+    cache: std::sync::Arc<cache::RegistryCache>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is live.
@@ -170,6 +173,9 @@ pub struct PoolOptions {
     pub max_connections: u32,
     /// How long to wait for a connection (and, on SQLite, for a lock).
     pub acquire_timeout: Duration,
+    /// How long clients and MCP servers may be served from this instance's memory
+    /// (`database.registry_cache_ttl`).
+    pub registry_cache_ttl: Duration,
 }
 
 impl Store {
@@ -183,7 +189,10 @@ impl Store {
             DatabaseKind::Sqlite => Backend::Sqlite(sqlite::connect(url, options).await?),
             DatabaseKind::Postgres => Backend::Postgres(postgres::connect(url, options).await?),
         };
-        Ok(Self { backend })
+        Ok(Self {
+            backend,
+            cache: std::sync::Arc::new(cache::RegistryCache::new(options.registry_cache_ttl)),
+        })
     }
 
     /// Applies pending migrations of the live backend.

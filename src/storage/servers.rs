@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use std::sync::Arc;
+
 use sqlx::FromRow;
 
 use super::audit::insert_audit;
@@ -104,6 +106,7 @@ impl Store {
             insert_scopes!(tx, server);
             insert_audit!(tx, event, now);
         });
+        self.cache.forget_all();
         Ok(())
     }
 
@@ -141,6 +144,7 @@ impl Store {
             insert_scopes!(tx, server);
             insert_audit!(tx, event, now);
         });
+        self.cache.forget_all();
         Ok(())
     }
 
@@ -151,8 +155,23 @@ impl Store {
         event: &AuditEvent,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        self.delete_audited(DELETE_SERVER, id.as_str(), event, now)
-            .await
+        let deleted = self
+            .delete_audited(DELETE_SERVER, id.as_str(), event, now)
+            .await;
+        self.cache.forget_all();
+        deleted
+    }
+
+    /// Every server, as the token endpoint reads them: from this instance's memory when
+    /// read within `database.registry_cache_ttl` (ARCHITECTURE section 10).
+    pub async fn server_registry(&self) -> Result<Arc<Vec<McpServer>>, StoreError> {
+        if let Some(servers) = self.cache.servers() {
+            return Ok(servers);
+        }
+        let generation = self.cache.generation();
+        let servers = Arc::new(self.list_all_servers().await?);
+        self.cache.put_servers(generation, Arc::clone(&servers));
+        Ok(servers)
     }
 
     /// The server with this id.

@@ -4,31 +4,23 @@ use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::oauth::metadata;
 use crate::state::AppState;
 
 const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// `GET /.well-known/oauth-authorization-server[/issuer-path]` and its OpenID alias.
 pub(super) async fn metadata(State(state): State<AppState>) -> Response {
-    let servers = match state.store.list_all_servers().await {
+    let servers = match state.store.server_registry().await {
         Ok(servers) => servers,
         Err(error) => {
             tracing::error!(%error, "metadata: cannot read the registry");
             return StatusCode::SERVICE_UNAVAILABLE.into_response();
         }
     };
-    let features = metadata::Features {
-        client_id_metadata_documents: state.oauth.cimd.is_enabled(),
-    };
-    let mut document = metadata::document(&state.settings.issuer, &servers, features);
-    if state.settings.dcr_enabled() {
-        metadata::add_registration_endpoint(&mut document, &state.settings.issuer); // META-8
-    }
     let cache = HeaderValue::from_static("public, max-age=300");
     (
         [(header::CONTENT_TYPE, JSON), (header::CACHE_CONTROL, cache)],
-        document.to_string(),
+        state.metadata.render(&servers),
     )
         .into_response()
 }

@@ -1,6 +1,7 @@
 //! The token endpoint's grants: one `match`, one file per grant (CORE-9).
 
 mod authorization_code;
+mod client_credentials;
 mod refresh_token;
 
 use super::context::OAuthContext;
@@ -44,9 +45,8 @@ pub async fn exchange(
     match grant {
         GrantType::AuthorizationCode => authorization_code::exchange(ctx, client, params).await,
         GrantType::RefreshToken => refresh_token::exchange(ctx, client, params).await,
-        GrantType::ClientCredentials | GrantType::JwtBearer => {
-            Err(OAuthError::new(ErrorCode::UnsupportedGrantType))
-        }
+        GrantType::ClientCredentials => client_credentials::exchange(ctx, client, params).await,
+        GrantType::JwtBearer => Err(OAuthError::new(ErrorCode::UnsupportedGrantType)),
     }
 }
 

@@ -20,6 +20,7 @@ async fn concurrent_first_starts_create_exactly_one_key(backend: Backend) {
     let options = PoolOptions {
         max_connections: 8,
         acquire_timeout: std::time::Duration::from_secs(10),
+        registry_cache_ttl: std::time::Duration::from_secs(5),
     };
     let store = Store::connect(kind, &database.url, options).await.unwrap();
     store.migrate().await.unwrap();

@@ -9,6 +9,7 @@ fn options() -> PoolOptions {
     PoolOptions {
         max_connections: 2,
         acquire_timeout: std::time::Duration::from_secs(5),
+        registry_cache_ttl: std::time::Duration::from_secs(5),
     }
 }
 

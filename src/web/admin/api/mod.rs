@@ -34,6 +34,14 @@ pub(crate) fn router() -> Router<AppState> {
                 .patch(clients::patch)
                 .delete(clients::delete),
         )
+        .route(
+            "/v1/clients/{client_id}/secrets",
+            get(clients::list_secrets).post(clients::post_secret),
+        )
+        .route(
+            "/v1/clients/{client_id}/secrets/{secret_id}",
+            delete(clients::delete_secret),
+        )
         .route("/v1/cimd/clients", get(cimd::list))
         .route(
             "/v1/cimd/clients/{client_id}",

@@ -13,6 +13,7 @@ use super::{cimd, clients, initial_access_tokens, servers, users};
         servers::post, servers::list, servers::get, servers::patch, servers::delete,
         servers::protected_resource_metadata,
         clients::post, clients::list, clients::get, clients::patch, clients::delete,
+        clients::post_secret, clients::list_secrets, clients::delete_secret,
         users::post, users::list, users::get, users::patch, users::delete,
         cimd::list, cimd::get, cimd::patch, cimd::approve,
         cimd::list_rules, cimd::post_rule, cimd::delete_rule,

@@ -1,4 +1,4 @@
-//! How long a valid document may be served from the cache (CIMD-21): the freshness
+//! How long a fetched document (CIMD, JWKS) may be served from a cache (CIMD-21): the freshness
 //! lifetime RFC 9111 gives the response, clamped to the configured bounds.
 
 use std::time::{Duration, SystemTime};
@@ -14,7 +14,7 @@ use crate::clock::UnixTime;
 /// freshness; the result clamped to `[min, max]`. A response that forbids caching gets
 /// `min`: the bounds are the operator's, and refetching on every request would let
 /// one client's header make us hammer its host.
-pub(super) fn cache_lifetime(
+pub fn cache_lifetime(
     url: &url::Url,
     accept: &str,
     headers: &HeaderMap,
