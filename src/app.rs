@@ -19,7 +19,7 @@ use crate::oauth::register::{DcrPolicy, Registrar};
 use crate::oauth::{FlowPolicy, OAuthContext};
 use crate::session::Sessions;
 use crate::session::login::LoginGuard;
-use crate::state::AppState;
+use crate::state::{AppState, Services};
 use crate::storage::{PoolOptions, Store, StoreError};
 use crate::telemetry;
 
@@ -136,7 +136,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         },
         settings.dcr_enabled(),
     ));
-    Ok(AppState {
+    Ok(AppState::new(Services {
         metadata,
         settings: Arc::new(settings),
         store,
@@ -149,7 +149,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         metrics: telemetry::metrics_handle(),
         outbound,
         registrar,
-    })
+    }))
 }
 
 /// A server running in the background (tests, embedding).

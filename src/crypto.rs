@@ -129,7 +129,10 @@ impl KeyEncryptionKey {
     pub fn keyed_hasher(&self, purpose: &str) -> Result<SecretHasher, CryptoError> {
         let mut key = [0u8; 32];
         self.derive(&format!("mcp-authz {purpose} v1"), &mut key)?;
-        Ok(SecretHasher(hmac::Key::new(hmac::HMAC_SHA256, &key)))
+        Ok(SecretHasher(std::sync::Arc::new(hmac::Key::new(
+            hmac::HMAC_SHA256,
+            &key,
+        ))))
     }
 
     fn aead_key(&self, purpose: &str) -> Result<LessSafeKey, CryptoError> {
@@ -149,9 +152,10 @@ impl KeyEncryptionKey {
     }
 }
 
-/// HMAC-SHA-256 keyed hash of high-entropy generated secrets (SEC-13).
+/// HMAC-SHA-256 keyed hash of high-entropy generated secrets (SEC-13). The key is
+/// shared: copying an HMAC context on every request clone would cost more than hashing.
 #[derive(Clone)]
-pub struct SecretHasher(hmac::Key);
+pub struct SecretHasher(std::sync::Arc<hmac::Key>);
 
 impl std::fmt::Debug for SecretHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

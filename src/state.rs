@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use std::ops::Deref;
+
 use axum::extract::FromRef;
 use metrics_exporter_prometheus::PrometheusHandle;
 
@@ -17,9 +19,53 @@ use crate::session::Sessions;
 use crate::session::login::LoginGuard;
 use crate::storage::Store;
 
-/// Shared services; cheap to clone (handles and `Arc`s only).
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Shared services behind one `Arc`: axum clones the state for every request, so a
+/// clone must be one reference-count increment, not one per service
+/// (ARCHITECTURE section 10).
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// Wraps the services.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for AdminContext {
+    fn from_ref(state: &AppState) -> Self {
+        state.admin.clone()
+    }
+}
+
+impl FromRef<AppState> for OAuthContext {
+    fn from_ref(state: &AppState) -> Self {
+        state.oauth.clone()
+    }
+}
+
+impl FromRef<AppState> for Sessions {
+    fn from_ref(state: &AppState) -> Self {
+        state.sessions.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Registrar> {
+    fn from_ref(state: &AppState) -> Self {
+        Arc::clone(&state.registrar)
+    }
+}
+
+/// The services every request may use; built once at start-up.
+pub struct Services {
     /// Checked configuration.
     pub settings: Arc<Settings>,
     /// The database.

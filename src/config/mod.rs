@@ -50,8 +50,9 @@ fn invalid(key: &'static str, message: impl Into<String>) -> ConfigError {
 }
 
 /// The issuer identifier (META-3): the string every URL and `iss` claim is built from.
+/// Shared, not copied: request handlers clone it with their context.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Issuer(String);
+pub struct Issuer(std::sync::Arc<str>);
 
 impl Issuer {
     /// Checks the issuer rules: https (or http on loopback in dev mode), a host, no
@@ -84,7 +85,7 @@ impl Issuer {
         if raw.ends_with('/') {
             return Err("must not end with '/' (write https://auth.example.com)".to_owned());
         }
-        Ok(Self(raw.to_owned()))
+        Ok(Self(std::sync::Arc::from(raw)))
     }
 
     /// The issuer exactly as configured.

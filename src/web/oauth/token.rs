@@ -10,33 +10,36 @@ use crate::domain::client::ClientType;
 use crate::oauth::client_auth::{self, ClientCredentials};
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::params::OAuthParams;
-use crate::oauth::{OAuthContext, grants, introspect, revoke};
+use crate::oauth::{grants, introspect, revoke};
+use crate::state::AppState;
 use crate::web::responses::{OAuthErrorResponse, no_store_json};
 
 /// `POST /oauth2/token` (RFC 6749 section 3.2).
 pub(crate) async fn post(
-    State(ctx): State<OAuthContext>,
+    State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthErrorResponse> {
+    let ctx = &state.oauth;
     require_form(&headers)?;
     let params = OAuthParams::parse(&body, grants::PARAMS)?;
     let credentials = ClientCredentials::from_parts(authorization(&headers), &params);
-    let client = client_auth::authenticate(&ctx, &credentials).await?;
-    let response = grants::exchange(&ctx, &client, &params).await?;
+    let client = client_auth::authenticate(ctx, &credentials).await?;
+    let response = grants::exchange(ctx, &client, &params).await?;
     Ok(no_store_json(&response))
 }
 
 /// `POST /oauth2/introspect` (RFC 7662): confidential callers only (INTRO-1).
 pub(crate) async fn introspect(
-    State(ctx): State<OAuthContext>,
+    State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthErrorResponse> {
+    let ctx = &state.oauth;
     require_form(&headers)?;
     let params = OAuthParams::parse(&body, introspect::PARAMS)?;
     let credentials = ClientCredentials::from_parts(authorization(&headers), &params);
-    let caller = client_auth::authenticate(&ctx, &credentials)
+    let caller = client_auth::authenticate(ctx, &credentials)
         .await
         .map_err(as_unauthorized)?;
     if caller.client_type() != ClientType::Confidential {
@@ -46,21 +49,22 @@ pub(crate) async fn introspect(
         ))
         .into());
     }
-    let answer = introspect::introspect(&ctx, &caller, &params).await?;
+    let answer = introspect::introspect(ctx, &caller, &params).await?;
     Ok(no_store_json(&answer))
 }
 
 /// `POST /oauth2/revoke` (RFC 7009): 200 for revoked and unknown tokens alike.
 pub(crate) async fn revoke(
-    State(ctx): State<OAuthContext>,
+    State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, OAuthErrorResponse> {
+    let ctx = &state.oauth;
     require_form(&headers)?;
     let params = OAuthParams::parse(&body, revoke::PARAMS)?;
     let credentials = ClientCredentials::from_parts(authorization(&headers), &params);
-    let caller = client_auth::authenticate(&ctx, &credentials).await?;
-    revoke::revoke(&ctx, &caller, &params).await?;
+    let caller = client_auth::authenticate(ctx, &credentials).await?;
+    revoke::revoke(ctx, &caller, &params).await?;
     Ok(StatusCode::OK.into_response())
 }
 
