@@ -76,6 +76,7 @@ pub fn admin_context(
             cimd_require_approval: settings.raw.cimd.require_approval,
             cimd_allow_hosts: settings.cimd_allow_hosts.clone(),
             cimd_deny_hosts: settings.cimd_deny_hosts.clone(),
+            issuer: settings.issuer.clone(),
         }),
     }
 }

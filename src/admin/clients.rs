@@ -459,7 +459,7 @@ fn check_combination(client: &Client) -> Result<(), AdminError> {
     Ok(())
 }
 
-async fn resolve_resources(
+pub(super) async fn resolve_resources(
     ctx: &AdminContext,
     raw: Option<&[String]>,
 ) -> Result<Option<Vec<ServerId>>, AdminError> {

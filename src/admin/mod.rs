@@ -5,6 +5,7 @@
 pub mod cimd;
 pub mod client_secrets;
 pub mod clients;
+pub mod idps;
 pub mod initial_access_tokens;
 pub mod servers;
 pub mod tokens;
@@ -46,6 +47,8 @@ pub struct AdminPolicy {
     pub cimd_allow_hosts: Vec<crate::config::HostPattern>,
     /// `cimd.deny_hosts`, likewise.
     pub cimd_deny_hosts: Vec<crate::config::HostPattern>,
+    /// This server's issuer: never a trusted IdP of itself (XAA-25).
+    pub issuer: crate::config::Issuer,
 }
 
 /// Why an admin request failed; the web layer maps each to a status code.

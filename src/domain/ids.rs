@@ -85,6 +85,12 @@ id_type!(
     "iat_"
 );
 
+id_type!(
+    /// Identifies a trusted enterprise IdP (XAA-18).
+    IdpId,
+    "idp_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

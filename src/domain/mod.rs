@@ -4,6 +4,7 @@
 //! validate), so the layers above never handle a raw scope, resource or redirect URI.
 
 pub mod client;
+pub mod idp;
 pub mod ids;
 pub mod pkce;
 pub mod redirect_uri;

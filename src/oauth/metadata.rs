@@ -117,7 +117,12 @@ pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> V
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         // CC-4: machine clients look for client_credentials and their auth method here.
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        // XAA-2: ID-JAG redemption; the trusted IdPs themselves are never listed.
+        "grant_types_supported": [
+            "authorization_code", "refresh_token", "client_credentials",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer"
+        ],
+        "authorization_grant_profiles_supported": [super::grants::jwt_bearer::ID_JAG_PROFILE],
         "token_endpoint_auth_methods_supported":
             ["none", "client_secret_basic", "client_secret_post", "private_key_jwt"],
         "revocation_endpoint_auth_methods_supported":

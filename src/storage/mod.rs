@@ -15,6 +15,7 @@ mod cleanup;
 mod clients;
 mod dcr;
 mod grants;
+mod idps;
 mod initial_access_tokens;
 mod keys;
 mod postgres;
@@ -35,6 +36,7 @@ pub use cimd::{CimdClientRecord, CimdDocumentRecord, CimdHostRuleRecord, CimdRec
 pub use clients::{ClientSecretInfo, ClientSecretRecord, NewClientSecret};
 pub use dcr::DcrRegistration;
 pub use grants::{GrantRecord, RefreshTokenRecord};
+pub use idps::ExternalIdentity;
 pub use initial_access_tokens::InitialAccessTokenRecord;
 pub use keys::{KeyInsert, SigningKeyRecord};
 pub use postgres::POSTGRES_MIGRATOR;
@@ -68,7 +70,7 @@ pub enum StoreError {
 }
 
 /// Constraint names (PostgreSQL) and `table.column` (SQLite messages) → API field.
-const CONFLICT_FIELDS: [(&str, &str, &str); 7] = [
+const CONFLICT_FIELDS: [(&str, &str, &str); 8] = [
     (
         "cimd_host_rules_unique",
         "cimd_host_rules.pattern",
@@ -82,6 +84,11 @@ const CONFLICT_FIELDS: [(&str, &str, &str); 7] = [
     ("servers_resource_unique", "servers.resource", "resource"),
     ("servers_single_default", "servers.is_default", "is_default"),
     ("users_username_unique", "users.username", "username"),
+    (
+        "trusted_idps_issuer_unique",
+        "trusted_idps.issuer",
+        "issuer",
+    ),
     (
         "admin_tokens_hash_unique",
         "admin_tokens.token_hash",

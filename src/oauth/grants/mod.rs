@@ -2,6 +2,7 @@
 
 mod authorization_code;
 mod client_credentials;
+pub mod jwt_bearer;
 mod refresh_token;
 
 use super::context::OAuthContext;
@@ -25,6 +26,7 @@ pub const PARAMS: &[&str] = &[
     "client_secret",
     "client_assertion",
     "client_assertion_type",
+    "assertion",
 ];
 
 /// Runs the grant named by `grant_type` for an authenticated `client`.
@@ -46,7 +48,7 @@ pub async fn exchange(
         GrantType::AuthorizationCode => authorization_code::exchange(ctx, client, params).await,
         GrantType::RefreshToken => refresh_token::exchange(ctx, client, params).await,
         GrantType::ClientCredentials => client_credentials::exchange(ctx, client, params).await,
-        GrantType::JwtBearer => Err(OAuthError::new(ErrorCode::UnsupportedGrantType)),
+        GrantType::JwtBearer => jwt_bearer::exchange(ctx, client, params).await,
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod cimd;
 mod clients;
+mod idps;
 mod initial_access_tokens;
 mod openapi;
 mod servers;
@@ -60,6 +61,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/v1/initial-access-tokens/{id}",
             get(initial_access_tokens::get).delete(initial_access_tokens::delete),
+        )
+        .route("/v1/idps", get(idps::list).post(idps::post))
+        .route(
+            "/v1/idps/{idp_id}",
+            get(idps::get).patch(idps::patch).delete(idps::delete),
         )
         .route("/v1/users", get(users::list).post(users::post))
         .route(

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cimd, clients, initial_access_tokens, servers, users};
+use super::{cimd, clients, idps, initial_access_tokens, servers, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -19,6 +19,7 @@ use super::{cimd, clients, initial_access_tokens, servers, users};
         cimd::list_rules, cimd::post_rule, cimd::delete_rule,
         initial_access_tokens::post, initial_access_tokens::list, initial_access_tokens::get,
         initial_access_tokens::delete,
+        idps::post, idps::list, idps::get, idps::patch, idps::delete,
     ),
     modifiers(&AdminTokenScheme),
     tags(
@@ -26,6 +27,7 @@ use super::{cimd, clients, initial_access_tokens, servers, users};
         (name = "clients", description = "Pre-registered OAuth clients"),
         (name = "users", description = "Local user accounts"),
         (name = "cimd", description = "Clients identified by metadata document URLs, and host rules"),
+        (name = "idps", description = "Trusted enterprise IdPs whose ID-JAGs are redeemed (Cross App Access)"),
         (name = "initial-access-tokens", description = "Tokens that let clients register themselves (RFC 7591)"),
     )
 )]
