@@ -134,6 +134,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         settings.issuer.clone(),
         Features {
             client_id_metadata_documents: oauth.cimd.is_enabled(),
+            id_token_signing_alg: Some(settings.raw.keys.algorithm.as_str()),
         },
         settings.dcr_enabled(),
     ));

@@ -93,6 +93,17 @@ pub enum SigningAlgorithm {
     RS256,
 }
 
+impl SigningAlgorithm {
+    /// The JWS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ES256 => "ES256",
+            Self::EdDSA => "EdDSA",
+            Self::RS256 => "RS256",
+        }
+    }
+}
+
 /// `[keys]`: signing keys and their protection at rest (META-10).
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]

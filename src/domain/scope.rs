@@ -15,6 +15,10 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// take it out of a request before intersecting with a server's scopes.
 pub const OFFLINE_ACCESS: &str = "offline_access";
 
+/// The OpenID Connect scope: asks for an ID token beside the access token; like
+/// [`OFFLINE_ACCESS`] it is the AS's own, never a resource scope.
+pub const OPENID: &str = "openid";
+
 /// Longest scope token accepted, in bytes (PD, SEC-14: inputs are bounded).
 pub const MAX_SCOPE_TOKEN_LEN: usize = 128;
 
@@ -167,6 +171,20 @@ impl ScopeSet {
         self.0
             .iter()
             .filter(|token| !token.is_offline_access())
+            .cloned()
+            .collect()
+    }
+
+    /// Whether the set asks for an ID token ([`OPENID`]).
+    pub fn has_openid(&self) -> bool {
+        self.0.iter().any(|token| token.as_str() == OPENID)
+    }
+
+    /// The resource scopes: the set without the AS's own [`OFFLINE_ACCESS`] and [`OPENID`].
+    pub fn resource_scopes(&self) -> ScopeSet {
+        self.0
+            .iter()
+            .filter(|token| !token.is_offline_access() && token.as_str() != OPENID)
             .cloned()
             .collect()
     }

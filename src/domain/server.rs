@@ -2,7 +2,7 @@
 
 use super::ids::ServerId;
 use super::resource::ResourceUri;
-use super::scope::{OFFLINE_ACCESS, ScopeSet, ScopeToken};
+use super::scope::{OFFLINE_ACCESS, OPENID, ScopeSet, ScopeToken};
 use crate::clock::UnixTime;
 
 /// One scope an MCP server defines, with the text the consent page shows (SCOPE-9).
@@ -46,7 +46,7 @@ pub enum ServerRuleError {
     #[error("scope {0:?} is listed twice")]
     DuplicateScope(String),
     /// `offline_access` is the AS's refresh-token request, not a resource scope (SCOPE-7).
-    #[error("`offline_access` is reserved for refresh tokens and cannot be a server scope")]
+    #[error("`offline_access` and `openid` are the authorization server's own scopes and cannot be a server scope")]
     ReservedScope,
     /// A default scope that the server does not define.
     #[error("default scope {0:?} is not one of the server's scopes")]
@@ -66,7 +66,7 @@ pub fn check_scopes(
 ) -> Result<(), ServerRuleError> {
     let mut seen = ScopeSet::default();
     for scope in scopes {
-        if scope.name.as_str() == OFFLINE_ACCESS {
+        if scope.name.as_str() == OFFLINE_ACCESS || scope.name.as_str() == OPENID {
             return Err(ServerRuleError::ReservedScope);
         }
         if seen.contains(&scope.name) {

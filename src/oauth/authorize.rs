@@ -27,7 +27,11 @@ pub const PARAMS: &[&str] = &[
     "code_challenge",
     "code_challenge_method",
     "resource",
+    "nonce",
 ];
+
+/// Longest accepted OpenID `nonce`.
+const MAX_NONCE_BYTES: usize = 512;
 
 /// Where an error may be delivered.
 #[derive(Debug)]
@@ -127,8 +131,14 @@ pub async fn validate(
     )
     .await
     .map_err(redirect)?;
+    let nonce = params.get("nonce").map(str::to_owned);
+    if nonce.as_ref().is_some_and(|n| n.len() > MAX_NONCE_BYTES) {
+        return Err(redirect(OAuthError::invalid_request("nonce is too long")));
+    }
     let now = ctx.now();
     Ok(AuthorizationRequestRecord {
+        openid: selection.openid,
+        nonce,
         request_id: random_id("req_").map_err(|e| AuthorizeError::NoRedirect(e.into()))?,
         client_id: client.id.to_string(),
         redirect_uri: target.redirect_uri,
@@ -156,6 +166,8 @@ pub fn deferred_error(
 ) -> Result<AuthorizationRequestRecord, OAuthError> {
     let now = ctx.now();
     Ok(AuthorizationRequestRecord {
+        openid: false,
+        nonce: None,
         request_id: random_id("req_")?,
         client_id: target.client_id.to_string(),
         redirect_uri: target.redirect_uri.clone(),

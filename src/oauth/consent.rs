@@ -262,6 +262,8 @@ pub async fn approve(
         expires_at: now.saturating_add(ctx.policy.code_ttl),
         consumed_at: None,
         client_fingerprint: request.client_fingerprint.clone(),
+        openid: request.openid,
+        nonce: request.nonce.clone(),
     };
     let consent = ConsentRecord {
         user_id: user.to_string(),

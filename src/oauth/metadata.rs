@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::client_assertion::SIGNING_ALGORITHMS;
 use crate::config::Issuer;
-use crate::domain::scope::{OFFLINE_ACCESS, ScopeSet};
+use crate::domain::scope::{OFFLINE_ACCESS, OPENID, ScopeSet};
 use crate::domain::server::McpServer;
 
 /// Path of the JWKS document under the issuer.
@@ -31,6 +31,9 @@ pub const REVOKE_PATH: &str = "/oauth2/revoke";
 pub struct Features {
     /// `cimd.enabled` (META-7, CIMD-1).
     pub client_id_metadata_documents: bool,
+    /// The algorithm ID tokens are signed with, for the OpenID members
+    /// (`id_token_signing_alg_values_supported`, `subject_types_supported`).
+    pub id_token_signing_alg: Option<&'static str>,
 }
 
 /// The metadata document as served: rendered once per registry snapshot and handed
@@ -100,6 +103,9 @@ pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> V
         .fold(ScopeSet::default(), |all, s| all.union(&s.scope_set()));
     let mut scopes_supported: Vec<String> = scopes.iter().map(ToString::to_string).collect();
     scopes_supported.push(OFFLINE_ACCESS.to_owned()); // SCOPE-7: an AS-level scope
+    if features.id_token_signing_alg.is_some() {
+        scopes_supported.push(OPENID.to_owned());
+    }
     let resources: Vec<&str> = enabled.iter().map(|s| s.resource.as_str()).collect();
     let signing_algs: Vec<String> = SIGNING_ALGORITHMS
         .iter()
@@ -145,6 +151,15 @@ pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> V
     if !resources.is_empty() {
         object.insert("protected_resources".to_owned(), json!(resources));
     }
+    if let Some(alg) = features.id_token_signing_alg {
+        // OpenID Connect Discovery: ID tokens for the `openid` scope (also served at
+        // /.well-known/openid-configuration).
+        object.insert("subject_types_supported".to_owned(), json!(["public"]));
+        object.insert(
+            "id_token_signing_alg_values_supported".to_owned(),
+            json!([alg]),
+        );
+    }
     if features.client_id_metadata_documents {
         // META-7: clients look for exactly this member before using a URL client_id.
         object.insert(
@@ -183,6 +198,7 @@ mod tests {
             &[],
             Features {
                 client_id_metadata_documents: true,
+                ..Features::default()
             },
         );
         assert_eq!(on["client_id_metadata_document_supported"], true);

@@ -18,6 +18,8 @@ pub struct Selection {
     pub scope: ScopeSet,
     /// Whether to issue a refresh token (REFRESH-1, SCOPE-7).
     pub refresh: bool,
+    /// Whether `openid` was asked for: an ID token comes with the tokens.
+    pub openid: bool,
 }
 
 fn invalid_target(description: &str) -> OAuthError {
@@ -34,7 +36,8 @@ pub async fn select(
     let requested = ScopeSet::parse(scope.unwrap_or(""))
         .map_err(|e| OAuthError::with_description(ErrorCode::InvalidScope, e.to_string()))?;
     // SCOPE-7: offline_access asks the AS for a refresh token; it is no resource scope.
-    let tokens = requested.without_offline_access();
+    // `openid` asks for an ID token; neither is a resource scope.
+    let tokens = requested.resource_scopes();
     let servers = store.server_registry().await?;
     let permitted: Vec<&McpServer> = servers
         .iter()
@@ -63,6 +66,7 @@ pub async fn select(
         server: server.clone(),
         scope: granted,
         refresh: client.allows_grant(GrantType::RefreshToken),
+        openid: requested.has_openid(),
     })
 }
 

@@ -42,6 +42,10 @@ pub struct AuthorizationRequestRecord {
     pub client_name: Option<String>,
     /// Fingerprint of the CIMD document the request was validated against (CIMD-22).
     pub client_fingerprint: Option<String>,
+    /// The request asked for the `openid` scope: an ID token comes with the tokens.
+    pub openid: bool,
+    /// The OpenID `nonce`, echoed in the ID token.
+    pub nonce: Option<String>,
 }
 
 /// An authorization code as stored (the code itself only as a keyed hash, TOK-8).
@@ -77,6 +81,10 @@ pub struct CodeRecord {
     pub consumed_at: Option<i64>,
     /// Fingerprint of the CIMD document consent was given to (CIMD-22).
     pub client_fingerprint: Option<String>,
+    /// Whether an ID token is issued on redemption.
+    pub openid: bool,
+    /// The OpenID `nonce` to echo.
+    pub nonce: Option<String>,
 }
 
 /// Consent to remember with an approval.
@@ -106,12 +114,12 @@ pub struct StoredConsent {
 
 const REQUEST_COLUMNS: &str = "request_id, client_id, redirect_uri, redirect_uri_sent, state, \
     code_challenge, server_id, scope, offline_access, error_code, error_description, created_at, \
-    expires_at, completed_at, client_name, client_fingerprint";
+    expires_at, completed_at, client_name, client_fingerprint, openid, nonce";
 const INSERT_REQUEST: &str = "\
 INSERT INTO authorization_requests (request_id, client_id, redirect_uri, redirect_uri_sent, \
     state, code_challenge, server_id, scope, offline_access, error_code, error_description, \
-    created_at, expires_at, client_name, client_fingerprint) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
+    created_at, expires_at, client_name, client_fingerprint, openid, nonce) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 const COMPLETE_REQUEST: &str = "\
 UPDATE authorization_requests SET completed_at = $2 \
  WHERE request_id = $1 AND completed_at IS NULL AND expires_at > $2";
@@ -124,12 +132,12 @@ const FIND_CONSENT: &str = "SELECT scope, client_fingerprint FROM consents \
  WHERE user_id = $1 AND client_id = $2 AND server_id = $3";
 const CODE_COLUMNS: &str = "code_hash, grant_id, client_id, user_id, server_id, redirect_uri, \
     redirect_uri_sent, code_challenge, scope, offline_access, auth_time, created_at, expires_at, \
-    consumed_at, client_fingerprint";
+    consumed_at, client_fingerprint, openid, nonce";
 const INSERT_CODE: &str = "\
 INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, server_id, \
     redirect_uri, redirect_uri_sent, code_challenge, scope, offline_access, auth_time, \
-    created_at, expires_at, client_fingerprint) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    created_at, expires_at, client_fingerprint, openid, nonce) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
 
 impl Store {
     /// Stores a pending authorization request.
@@ -154,6 +162,8 @@ impl Store {
                 .bind(r.expires_at)
                 .bind(&r.client_name)
                 .bind(&r.client_fingerprint)
+                .bind(r.openid)
+                .bind(&r.nonce)
                 .execute(pool)
                 .await
                 .map(|_| ())
@@ -241,6 +251,8 @@ impl Store {
                 .bind(code.created_at)
                 .bind(code.expires_at)
                 .bind(&code.client_fingerprint)
+                .bind(code.openid)
+                .bind(&code.nonce)
                 .execute(&mut *tx)
                 .await?;
             true

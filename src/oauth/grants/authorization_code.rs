@@ -62,7 +62,18 @@ pub(super) async fn exchange(
         auth_time: Some(record.auth_time),
         grant_type: GrantType::AuthorizationCode,
     };
-    issue::token_response(ctx, &request, refresh, now)
+    let mut response = issue::token_response(ctx, &request, refresh, now)?;
+    if record.openid {
+        response.id_token = Some(issue::id_token(
+            ctx,
+            &record.user_id,
+            &record.client_id,
+            record.auth_time,
+            record.nonce.clone(),
+            now,
+        )?);
+    }
+    Ok(response)
 }
 
 /// Every check of a redeemed code; returns the live server it is for.
