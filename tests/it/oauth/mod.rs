@@ -1,6 +1,7 @@
 mod authorize;
 mod code_flow;
 mod concurrency;
+mod id_token;
 mod interop;
 mod introspect_revoke;
 mod jwks;
