@@ -135,6 +135,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         Features {
             client_id_metadata_documents: oauth.cimd.is_enabled(),
             id_token_signing_alg: Some(settings.raw.keys.algorithm.as_str()),
+            token_exchange: settings.raw.token_exchange.enabled,
         },
         settings.dcr_enabled(),
     ));

@@ -2,6 +2,7 @@
 //! audit. Each change and its audit event are written in one transaction, so the two
 //! skins over these functions cannot diverge in validation or auditing.
 
+pub mod audiences;
 pub mod cimd;
 pub mod client_secrets;
 pub mod clients;

@@ -193,6 +193,7 @@ impl Settings {
         let cimd_allow_hosts = host_patterns("cimd.allow_hosts", &raw.cimd.allow_hosts)?;
         let cimd_deny_hosts = host_patterns("cimd.deny_hosts", &raw.cimd.deny_hosts)?;
         check_dcr(&raw)?;
+        check_token_exchange(&raw)?;
         let outbound_extra_roots = load_extra_roots(&raw)?;
         let kek = resolve_kek(&raw)?;
         if let Some(token) = &raw.admin.bootstrap_token
@@ -468,6 +469,17 @@ fn host_patterns(key: &'static str, raw: &[String]) -> Result<Vec<HostPattern>, 
     raw.iter()
         .map(|p| HostPattern::parse(p).map_err(|m| invalid(key, format!("entry {p:?} {m}"))))
         .collect()
+}
+
+fn check_token_exchange(raw: &RawSettings) -> Result<(), ConfigError> {
+    let ttl = raw.token_exchange.id_jag_ttl;
+    if ttl < Duration::from_secs(10) || ttl > Duration::from_secs(300) {
+        return Err(invalid(
+            "token_exchange.id_jag_ttl",
+            "must be between 10s and 5m (XAA-22)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_dcr(raw: &RawSettings) -> Result<(), ConfigError> {

@@ -36,6 +36,20 @@ pub struct RawSettings {
     pub cimd: CimdSection,
     /// `[dcr]`
     pub dcr: DcrSection,
+    /// `[token_exchange]`
+    pub token_exchange: TokenExchangeSection,
+}
+
+/// `[token_exchange]`: issuing ID-JAGs by RFC 8693 token exchange, as the enterprise
+/// IdP (XAA-19..25). Off by default.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenExchangeSection {
+    /// `token_exchange.enabled`
+    pub enabled: bool,
+    /// `token_exchange.id_jag_ttl`: lifetime of issued ID-JAGs (at most 5 minutes).
+    #[serde(with = "humantime_serde")]
+    pub id_jag_ttl: Duration,
 }
 
 /// `[server]`: the listener and the issuer.

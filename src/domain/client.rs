@@ -76,14 +76,18 @@ pub enum GrantType {
     /// `urn:ietf:params:oauth:grant-type:jwt-bearer` (ID-JAG redemption)
     #[serde(rename = "urn:ietf:params:oauth:grant-type:jwt-bearer")]
     JwtBearer,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (ID-JAG issuance, RFC 8693)
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 /// Every grant type, in a fixed order.
-pub const ALL_GRANT_TYPES: [GrantType; 4] = [
+pub const ALL_GRANT_TYPES: [GrantType; 5] = [
     GrantType::AuthorizationCode,
     GrantType::RefreshToken,
     GrantType::ClientCredentials,
     GrantType::JwtBearer,
+    GrantType::TokenExchange,
 ];
 
 impl GrantType {
@@ -94,6 +98,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::JwtBearer => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 }
@@ -107,6 +112,7 @@ impl FromStr for GrantType {
             "refresh_token" => Ok(Self::RefreshToken),
             "client_credentials" => Ok(Self::ClientCredentials),
             "urn:ietf:params:oauth:grant-type:jwt-bearer" => Ok(Self::JwtBearer),
+            "urn:ietf:params:oauth:grant-type:token-exchange" => Ok(Self::TokenExchange),
             "implicit" | "password" => Err(format!("{raw:?} is not supported (OAuth 2.1, CORE-9)")),
             other => Err(format!("{other:?} is not a supported grant type")),
         }

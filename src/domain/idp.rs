@@ -2,7 +2,7 @@
 //! (XAA-4, XAA-8..13, XAA-18).
 
 use super::client::ClientKeys;
-use super::ids::{ClientId, IdpId, ServerId};
+use super::ids::{ClientId, IdJagAudienceId, IdpId, ServerId};
 use super::scope::ScopeSet;
 use crate::clock::UnixTime;
 
@@ -67,5 +67,86 @@ impl TrustedIdp {
         self.allowed_servers
             .as_ref()
             .is_none_or(|ids| ids.contains(server))
+    }
+}
+
+/// How users are named in the ID-JAGs for an audience (XAA-22: `sub` is the user's id
+/// at the resource authorization server, which learned it from us).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectClaim {
+    /// Our user id (`usr_…`): stable and never reassigned.
+    UserId,
+    /// The username: readable, but changes when the account is renamed.
+    Username,
+}
+
+impl SubjectClaim {
+    /// The stored and API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UserId => "user_id",
+            Self::Username => "username",
+        }
+    }
+
+    /// Parses the stored and API name.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "user_id" => Some(Self::UserId),
+            "username" => Some(Self::Username),
+            _ => None,
+        }
+    }
+}
+
+/// A client that may obtain ID-JAGs for an audience, and its id there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AudienceClient {
+    /// The local client.
+    pub client_id: ClientId,
+    /// The `client_id` the ID-JAG carries (its id at the audience, XAA-22).
+    pub client_id_at_audience: String,
+}
+
+/// A resource authorization server this server issues ID-JAGs for, acting as the
+/// enterprise IdP (XAA-19..22).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdJagAudience {
+    /// Id.
+    pub id: IdJagAudienceId,
+    /// Its issuer: the ID-JAG `aud`.
+    pub issuer: String,
+    /// Other names a client may use as `audience` for it.
+    pub aliases: Vec<String>,
+    /// Display name.
+    pub name: String,
+    /// Resource URIs at it that an ID-JAG may name (XAA-21).
+    pub resources: Vec<String>,
+    /// The most an ID-JAG for it may carry; `None`: what the client asks.
+    pub scope: Option<ScopeSet>,
+    /// How users are named there.
+    pub subject_claim: SubjectClaim,
+    /// The clients that may obtain ID-JAGs for it.
+    pub clients: Vec<AudienceClient>,
+    /// Disabled audiences get nothing.
+    pub is_enabled: bool,
+    /// Created.
+    pub created_at: UnixTime,
+    /// Last change.
+    pub updated_at: UnixTime,
+}
+
+impl IdJagAudience {
+    /// Whether `raw` names this audience (its issuer or an alias).
+    pub fn is_named(&self, raw: &str) -> bool {
+        self.issuer == raw || self.aliases.iter().any(|a| a == raw)
+    }
+
+    /// The client's id at this audience, if it may obtain ID-JAGs for it.
+    pub fn client_id_at(&self, client: &ClientId) -> Option<&str> {
+        self.clients
+            .iter()
+            .find(|c| &c.client_id == client)
+            .map(|c| c.client_id_at_audience.as_str())
     }
 }

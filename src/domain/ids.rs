@@ -91,6 +91,12 @@ id_type!(
     "idp_"
 );
 
+id_type!(
+    /// Identifies an authorization server we issue ID-JAGs for (XAA-21).
+    IdJagAudienceId,
+    "aud_"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

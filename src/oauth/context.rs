@@ -22,6 +22,10 @@ pub struct FlowPolicy {
     pub refresh_idle_ttl: i64,
     /// Refresh-family absolute lifetime (REFRESH-6).
     pub refresh_absolute_ttl: i64,
+    /// `token_exchange.enabled`: ID-JAGs are issued by token exchange (XAA-19).
+    pub token_exchange: bool,
+    /// Lifetime of issued ID-JAGs in seconds (XAA-22).
+    pub id_jag_ttl: i64,
 }
 
 impl FlowPolicy {
@@ -34,6 +38,8 @@ impl FlowPolicy {
             request_ttl: seconds(tokens.authorization_request_ttl),
             refresh_idle_ttl: seconds(tokens.refresh_idle_ttl),
             refresh_absolute_ttl: seconds(tokens.refresh_absolute_ttl),
+            token_exchange: settings.raw.token_exchange.enabled,
+            id_jag_ttl: seconds(settings.raw.token_exchange.id_jag_ttl),
         }
     }
 }

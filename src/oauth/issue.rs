@@ -60,12 +60,15 @@ pub struct AccessTokenRequest<'a> {
     pub grant_type: GrantType,
 }
 
-/// The successful token response (CORE-7).
+/// The successful token response (CORE-7; RFC 8693 section 2.2.1 for token exchange).
 #[derive(Debug, Serialize)]
 pub struct TokenResponse {
-    /// The JWT.
+    /// The JWT (for token exchange: the issued token, e.g. an ID-JAG).
     pub access_token: String,
-    /// Always `Bearer`.
+    /// RFC 8693: what `access_token` is; only for token exchange.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
+    /// `Bearer`; `N_A` for an ID-JAG (XAA-23).
     pub token_type: &'static str,
     /// Seconds until `exp`.
     pub expires_in: i64,
@@ -125,6 +128,7 @@ pub fn token_response(
     let (access_token, expires_in) = access_token(ctx, request, now)?;
     Ok(TokenResponse {
         access_token,
+        issued_token_type: None,
         token_type: "Bearer",
         expires_in,
         scope: request.scope.to_string(),

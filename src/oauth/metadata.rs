@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use super::client_assertion::SIGNING_ALGORITHMS;
 use crate::config::Issuer;
+use crate::domain::client::GrantType;
 use crate::domain::scope::{OFFLINE_ACCESS, OPENID, ScopeSet};
 use crate::domain::server::McpServer;
 
@@ -34,6 +35,8 @@ pub struct Features {
     /// The algorithm ID tokens are signed with, for the OpenID members
     /// (`id_token_signing_alg_values_supported`, `subject_types_supported`).
     pub id_token_signing_alg: Option<&'static str>,
+    /// `token_exchange.enabled`: ID-JAGs are issued by token exchange (XAA-24).
+    pub token_exchange: bool,
 }
 
 /// The metadata document as served: rendered once per registry snapshot and handed
@@ -158,6 +161,19 @@ pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> V
         object.insert(
             "id_token_signing_alg_values_supported".to_owned(),
             json!([alg]),
+        );
+    }
+    if features.token_exchange {
+        // XAA-24: the grant, and that it issues ID-JAGs.
+        if let Some(grants) = object
+            .get_mut("grant_types_supported")
+            .and_then(Value::as_array_mut)
+        {
+            grants.push(json!(GrantType::TokenExchange.as_str()));
+        }
+        object.insert(
+            "identity_chaining_requested_token_types_supported".to_owned(),
+            json!([super::grants::token_exchange::ID_JAG_TOKEN_TYPE]),
         );
     }
     if features.client_id_metadata_documents {

@@ -7,6 +7,7 @@
 
 mod admin_tokens;
 mod assertions;
+mod audiences;
 mod audit;
 mod authorizations;
 mod cache;
@@ -70,7 +71,7 @@ pub enum StoreError {
 }
 
 /// Constraint names (PostgreSQL) and `table.column` (SQLite messages) → API field.
-const CONFLICT_FIELDS: [(&str, &str, &str); 8] = [
+const CONFLICT_FIELDS: [(&str, &str, &str); 9] = [
     (
         "cimd_host_rules_unique",
         "cimd_host_rules.pattern",
@@ -87,6 +88,11 @@ const CONFLICT_FIELDS: [(&str, &str, &str); 8] = [
     (
         "trusted_idps_issuer_unique",
         "trusted_idps.issuer",
+        "issuer",
+    ),
+    (
+        "id_jag_audiences_issuer_unique",
+        "id_jag_audiences.issuer",
         "issuer",
     ),
     (

@@ -3,6 +3,7 @@
 mod authorization_code;
 mod client_credentials;
 pub mod jwt_bearer;
+pub mod token_exchange;
 mod refresh_token;
 
 use super::context::OAuthContext;
@@ -27,6 +28,12 @@ pub const PARAMS: &[&str] = &[
     "client_assertion",
     "client_assertion_type",
     "assertion",
+    "requested_token_type",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "audience",
 ];
 
 /// Runs the grant named by `grant_type` for an authenticated `client`.
@@ -49,6 +56,7 @@ pub async fn exchange(
         GrantType::RefreshToken => refresh_token::exchange(ctx, client, params).await,
         GrantType::ClientCredentials => client_credentials::exchange(ctx, client, params).await,
         GrantType::JwtBearer => jwt_bearer::exchange(ctx, client, params).await,
+        GrantType::TokenExchange => token_exchange::exchange(ctx, client, params).await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The admin JSON API under `/admin/api/v1`, and its OpenAPI document.
 
+mod audiences;
 mod cimd;
 mod clients;
 mod idps;
@@ -61,6 +62,16 @@ pub(crate) fn router() -> Router<AppState> {
         .route(
             "/v1/initial-access-tokens/{id}",
             get(initial_access_tokens::get).delete(initial_access_tokens::delete),
+        )
+        .route(
+            "/v1/id-jag-audiences",
+            get(audiences::list).post(audiences::post),
+        )
+        .route(
+            "/v1/id-jag-audiences/{audience_id}",
+            get(audiences::get)
+                .patch(audiences::patch)
+                .delete(audiences::delete),
         )
         .route("/v1/idps", get(idps::list).post(idps::post))
         .route(

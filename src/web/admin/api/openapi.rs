@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{cimd, clients, idps, initial_access_tokens, servers, users};
+use super::{audiences, cimd, clients, idps, initial_access_tokens, servers, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use super::{cimd, clients, idps, initial_access_tokens, servers, users};
         initial_access_tokens::post, initial_access_tokens::list, initial_access_tokens::get,
         initial_access_tokens::delete,
         idps::post, idps::list, idps::get, idps::patch, idps::delete,
+        audiences::post, audiences::list, audiences::get, audiences::patch, audiences::delete,
     ),
     modifiers(&AdminTokenScheme),
     tags(
@@ -28,6 +29,7 @@ use super::{cimd, clients, idps, initial_access_tokens, servers, users};
         (name = "users", description = "Local user accounts"),
         (name = "cimd", description = "Clients identified by metadata document URLs, and host rules"),
         (name = "idps", description = "Trusted enterprise IdPs whose ID-JAGs are redeemed (Cross App Access)"),
+        (name = "id-jag-audiences", description = "Authorization servers this server issues ID-JAGs for (token exchange)"),
         (name = "initial-access-tokens", description = "Tokens that let clients register themselves (RFC 7591)"),
     )
 )]
