@@ -3,8 +3,9 @@
 //! hardware allows in the same run.
 //!
 //! - `POST /token`: sign one ES256 JWT (jsonwebtoken, key built once) and answer JSON;
-//! - `POST /assertion`: read the form, verify one ES256 client assertion, insert its
-//!   `jti` into the same kind of database the server under test uses;
+//! - `POST /assertion`: read the form, verify one ES256 assertion (`client_assertion`
+//!   or an ID-JAG in `assertion`), insert its `jti` into the same kind of database the
+//!   server under test uses;
 //! - `POST /introspect`: read the form, verify one ES256 JWT, answer `{"active":true}`;
 //! - `GET /fixed`: answer fixed bytes (the JWKS and metadata ceiling).
 //!
@@ -14,6 +15,7 @@
 //! ceilings serve ADDR DATABASE_URL KEY_PEM     run the ceiling server
 //! ceilings keygen DIR                          write DIR/client.pem and DIR/client.jwks.json
 //! ceilings assertions KEY_PEM CLIENT_ID AUD COUNT TAG   print COUNT assertions, one per line
+//! ceilings id-jags KEY_PEM ISSUER AUD CLIENT_ID RESOURCE COUNT TAG   print COUNT ID-JAGs
 //! ceilings token KEY_PEM                       print one JWT the ceiling can verify
 //! ```
 //!
@@ -114,7 +116,9 @@ async fn token(State(ceiling): State<Arc<Ceiling>>, _body: Bytes) -> Response {
 }
 
 async fn assertion(State(ceiling): State<Arc<Ceiling>>, body: Bytes) -> Response {
-    let Some(jwt) = form_value(&body, "client_assertion") else {
+    let Some(jwt) =
+        form_value(&body, "client_assertion").or_else(|| form_value(&body, "assertion"))
+    else {
         return StatusCode::BAD_REQUEST.into_response();
     };
     let Ok(data) = jsonwebtoken::decode::<AssertionClaims>(
@@ -272,6 +276,28 @@ fn assertions(
     Ok(())
 }
 
+/// ID-JAGs (header `typ` `oauth-id-jag+jwt`) from the IdP `issuer` for `client_id`.
+fn id_jags(pem: &[u8], claims: [&str; 4], count: usize, tag: &str) -> Result<(), Failure> {
+    let [issuer, aud, client_id, resource] = claims;
+    let (signing, _) = keys_of(pem)?;
+    let mut header = Header::new(Algorithm::ES256);
+    header.kid = Some("load-1".to_owned());
+    header.typ = Some("oauth-id-jag+jwt".to_owned());
+    let iat = now();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for i in 0..count {
+        let claims = json!({
+            "iss": issuer, "sub": "load-user", "aud": aud, "client_id": client_id,
+            "resource": resource, "scope": "files:read",
+            "jti": format!("{tag}-{i}"), "iat": iat, "exp": iat + 590,
+        });
+        writeln!(out, "{}", jsonwebtoken::encode(&header, &claims, &signing)?)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
 fn sample_token(pem: &[u8]) -> Result<(), Failure> {
     let (signing, _) = keys_of(pem)?;
     let iat = now();
@@ -339,6 +365,12 @@ fn main() -> Result<(), Failure> {
             arg(3),
             arg(4).parse()?,
             arg(5),
+        ),
+        "id-jags" => id_jags(
+            &std::fs::read(arg(1))?,
+            [arg(2), arg(3), arg(4), arg(5)],
+            arg(6).parse()?,
+            arg(7),
         ),
         "token" => sample_token(&std::fs::read(arg(1))?),
         _ => {

@@ -6,7 +6,8 @@
 # Builds the release binary and the ceiling server (benches/ceilings.rs), starts
 # mcp-authz pinned to CPU 0 (taskset) and drives it with wrk pinned to CPU 1, 32
 # connections, 5 s warm-up then 10 s measured, for: client_credentials with
-# client_secret_basic, client_credentials with private_key_jwt, introspection of a JWT,
+# client_secret_basic, client_credentials with private_key_jwt, redemption of an ID-JAG
+# (jwt-bearer), introspection of a JWT,
 # GET of the JWKS and of the metadata. The ceiling of each case runs in the same way
 # on the same CPU. Prints req/s, p50, p99, server CPU microseconds per request, the
 # ratio to the ceiling and the count of non-2xx answers (which must be 0).
@@ -87,9 +88,11 @@ form_post() { # $1 file, $2 body, $3 extra header line (or empty)
     } >"$1"
 }
 get_script() { cat "$work/common.lua" >"$1"; }
-assertion_script() { # $1 file; reads assertions from the file named by the first script arg
+assertion_script() { # $1 file, $2 form prefix, $3 extra header line; reads the file named by the first script arg
     {
         cat "$work/common.lua"
+        printf 'local prefix = "%s"\n' "$2"
+        [ -n "$3" ] && printf '%s\n' "$3"
         cat <<'LUA'
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
@@ -100,7 +103,7 @@ init = function(args)
 end
 request = function()
   i = i + 1
-  local body = "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" .. lines[((i - 1) % #lines) + 1]
+  local body = prefix .. lines[((i - 1) % #lines) + 1]
   return wrk.format(nil, nil, nil, body)
 end
 LUA
@@ -215,6 +218,13 @@ EOF
     basic=$(printf '%s:%s' "$(field client_id "$secret_client")" "$(field client_secret "$secret_client")" | base64 -w0)
     mcp_basic=$(printf '%s:%s' "$(field client_id "$mcp_client")" "$(field client_secret "$mcp_client")" | base64 -w0)
     jwt_id=$(field client_id "$jwt_client")
+    # Cross App Access: a trusted IdP (the same test key) and a client it speaks for.
+    local jag_client idp_issuer="https://idp.load.example"
+    jag_client=$(post_json clients '{"client_name":"Load agent","grant_types":["urn:ietf:params:oauth:grant-type:jwt-bearer"]}')
+    local jag_id jag_basic
+    jag_id=$(field client_id "$jag_client")
+    jag_basic=$(printf '%s:%s' "$jag_id" "$(field client_secret "$jag_client")" | base64 -w0)
+    post_json idps "{\"issuer\":\"$idp_issuer\",\"jwks\":$(cat "$work/client.jwks.json"),\"clients\":[{\"client_id\":\"$jag_id\"}],\"jit_provisioning\":true}" >/dev/null
     local access_token
     access_token=$(curl -fsS -H "Authorization: Basic $basic" "$issuer/oauth2/token" -d grant_type=client_credentials |
         sed -E 's/.*"access_token":"([^"]*)".*/\1/')
@@ -224,7 +234,11 @@ EOF
     form_post "$dir/ceiling-token.lua" "grant_type=client_credentials" ""
     form_post "$dir/ceiling-introspect.lua" "token=$(cat "$work/ceiling-token")" ""
     get_script "$dir/get.lua"
-    assertion_script "$dir/assertion.lua"
+    assertion_script "$dir/assertion.lua" \
+        "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=" ""
+    assertion_script "$dir/id-jag.lua" \
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" \
+        "wrk.headers[\"Authorization\"] = \"Basic $jag_basic\""
 
     # Assertions are single use: separate sets for warm-up and measurement, for the
     # server and for the ceiling, generated just before use (they live ~10 minutes).
@@ -234,6 +248,9 @@ EOF
     "$ceilings" assertions "$work/client.pem" "$jwt_id" "$issuer" "$n" "$backend-run" >"$dir/a-run"
     "$ceilings" assertions "$work/client.pem" "$jwt_id" "$issuer" "$n" "$backend-cwarm" >"$dir/c-warm"
     "$ceilings" assertions "$work/client.pem" "$jwt_id" "$issuer" "$n" "$backend-crun" >"$dir/c-run"
+    log "$backend: signing $((2 * n)) ID-JAGs"
+    "$ceilings" id-jags "$work/client.pem" "$idp_issuer" "$issuer" "$jag_id" "$resource" "$n" "$backend-jwarm" >"$dir/j-warm"
+    "$ceilings" id-jags "$work/client.pem" "$idp_issuer" "$issuer" "$jag_id" "$resource" "$n" "$backend-jrun" >"$dir/j-run"
 
     taskset -c 0 "$ceilings" serve "127.0.0.1:$ceiling_port" "$(ceiling_db "$backend" "$url" "$dir")" "$work/client.pem" >"$dir/ceiling.log" 2>&1 &
     local ceiling_pid=$!
@@ -254,6 +271,9 @@ EOF
     row "client_credentials (key JWT)" \
         "$(measure "$issuer/oauth2/token" "$dir/assertion.lua" "$server_pid" "$dir/a-warm" "$dir/a-run")" \
         "$(measure "$ceiling/assertion" "$dir/assertion.lua" "$ceiling_pid" "$dir/c-warm" "$dir/c-run")"
+    row "jwt-bearer (ID-JAG)" \
+        "$(measure "$issuer/oauth2/token" "$dir/id-jag.lua" "$server_pid" "$dir/j-warm" "$dir/j-run")" \
+        "$(measure "$ceiling/assertion" "$dir/assertion.lua" "$ceiling_pid" "$dir/j-warm" "$dir/j-run")"
     row "introspection (JWT)" \
         "$(measure "$issuer/oauth2/introspect" "$dir/introspect.lua" "$server_pid" "" "")" \
         "$(measure "$ceiling/introspect" "$dir/ceiling-introspect.lua" "$ceiling_pid" "" "")"

@@ -1,5 +1,6 @@
 //! A short-lived, per-instance memory of the rows every token request reads: clients
-//! with their active secrets, and the MCP server registry (ARCHITECTURE section 10).
+//! with their active secrets, the MCP server registry and the trusted IdPs
+//! (ARCHITECTURE section 10).
 //!
 //! The token endpoint must not pay a database round trip to learn what rarely changes.
 //! Every write through this `Store` forgets what it touched at once, so a change made on
@@ -17,6 +18,7 @@ use moka::sync::Cache;
 use super::ClientSecretRecord;
 use crate::clock::UnixTime;
 use crate::domain::client::Client;
+use crate::domain::idp::TrustedIdp;
 use crate::domain::server::McpServer;
 
 /// Bound on remembered clients; beyond it the least used are dropped.
@@ -47,6 +49,7 @@ impl ClientEntry {
 pub(super) struct RegistryCache {
     clients: Cache<String, Arc<ClientEntry>>,
     servers: Cache<(), Arc<Vec<McpServer>>>,
+    idps: Cache<String, Arc<TrustedIdp>>,
     generation: AtomicU64,
 }
 
@@ -58,6 +61,10 @@ impl RegistryCache {
                 .time_to_live(ttl)
                 .build(),
             servers: Cache::builder().max_capacity(1).time_to_live(ttl).build(),
+            idps: Cache::builder()
+                .max_capacity(CLIENT_CAPACITY)
+                .time_to_live(ttl)
+                .build(),
             generation: AtomicU64::new(0),
         }
     }
@@ -73,6 +80,17 @@ impl RegistryCache {
 
     pub(super) fn servers(&self) -> Option<Arc<Vec<McpServer>>> {
         self.servers.get(&())
+    }
+
+    pub(super) fn idp(&self, issuer: &str) -> Option<Arc<TrustedIdp>> {
+        self.idps.get(issuer)
+    }
+
+    /// Remembers a trusted IdP read in `generation` (see [`Self::put_client`]).
+    pub(super) fn put_idp(&self, generation: u64, idp: Arc<TrustedIdp>) {
+        if self.generation() == generation {
+            self.idps.insert(idp.issuer.clone(), idp);
+        }
     }
 
     /// Remembers a client read that started in `generation`, unless a write has
@@ -102,5 +120,6 @@ impl RegistryCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.clients.invalidate_all();
         self.servers.invalidate_all();
+        self.idps.invalidate_all();
     }
 }

@@ -51,8 +51,11 @@ const CLIENTS_OF_IDP: &str = "SELECT idp_client_id, client_id FROM trusted_idp_c
     WHERE idp_id = $1 ORDER BY idp_client_id";
 const SERVERS_OF_IDP: &str =
     "SELECT server_id FROM trusted_idp_servers WHERE idp_id = $1 ORDER BY server_id";
-const FIND_IDENTITY: &str = "SELECT user_id FROM user_identities \
+const FIND_IDENTITY: &str = "SELECT user_id, last_seen_at FROM user_identities \
     WHERE issuer = $1 AND tenant = $2 AND subject = $3";
+/// `last_seen_at` is refreshed at most this often, so a busy identity costs no write
+/// per token.
+const LAST_SEEN_RESOLUTION: i64 = 3600;
 const TOUCH_IDENTITY: &str = "UPDATE user_identities SET last_seen_at = $4 \
     WHERE issuer = $1 AND tenant = $2 AND subject = $3";
 const INSERT_IDENTITY: &str = "\
@@ -102,6 +105,7 @@ impl Store {
             insert_idp_links!(tx, idp);
             insert_audit!(tx, event, idp.created_at);
         });
+        self.cache.forget_all();
         Ok(())
     }
 
@@ -137,6 +141,7 @@ impl Store {
             insert_idp_links!(tx, idp);
             insert_audit!(tx, event, idp.updated_at);
         });
+        self.cache.forget_all();
         Ok(())
     }
 
@@ -147,8 +152,30 @@ impl Store {
         event: &AuditEvent,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        self.delete_audited(DELETE_IDP, id.as_str(), event, now)
-            .await
+        let deleted = self
+            .delete_audited(DELETE_IDP, id.as_str(), event, now)
+            .await;
+        self.cache.forget_all();
+        deleted
+    }
+
+    /// The IdP with exactly this issuer, as ID-JAG redemption reads it: from this
+    /// instance's memory within `database.registry_cache_ttl` (changes made here apply
+    /// at once). Unknown issuers are not remembered.
+    pub async fn find_idp_by_issuer_cached(
+        &self,
+        issuer: &str,
+    ) -> Result<Option<std::sync::Arc<TrustedIdp>>, StoreError> {
+        if let Some(idp) = self.cache.idp(issuer) {
+            return Ok(Some(idp));
+        }
+        let generation = self.cache.generation();
+        let Some(idp) = self.find_idp_by_issuer(issuer).await? else {
+            return Ok(None);
+        };
+        let idp = std::sync::Arc::new(idp);
+        self.cache.put_idp(generation, std::sync::Arc::clone(&idp));
+        Ok(Some(idp))
     }
 
     /// The IdP with this id.
@@ -211,20 +238,23 @@ impl Store {
         to_idp(row, clients, servers)
     }
 
-    /// The user an external identity belongs to, noting the time it was seen.
+    /// The user an external identity belongs to, noting (hourly) when it was seen.
     pub async fn find_identity_user(
         &self,
         identity: &ExternalIdentity<'_>,
         now: UnixTime,
     ) -> Result<Option<UserId>, StoreError> {
-        let found: Option<(String,)> = with_pool!(self, |pool| {
-            let found = sqlx::query_as(FIND_IDENTITY)
+        let found: Option<(String, i64)> = with_pool!(self, |pool| {
+            let found: Option<(String, i64)> = sqlx::query_as(FIND_IDENTITY)
                 .bind(identity.issuer)
                 .bind(identity.tenant)
                 .bind(identity.subject)
                 .fetch_optional(pool)
                 .await?;
-            if found.is_some() {
+            if found
+                .as_ref()
+                .is_some_and(|(_, seen)| now.saturating_sub(*seen) >= LAST_SEEN_RESOLUTION)
+            {
                 sqlx::query(TOUCH_IDENTITY)
                     .bind(identity.issuer)
                     .bind(identity.tenant)
@@ -235,7 +265,7 @@ impl Store {
             }
             Ok::<_, sqlx::Error>(found)
         })?;
-        Ok(found.map(|(id,)| UserId::from_stored(id)))
+        Ok(found.map(|(id, _)| UserId::from_stored(id)))
     }
 
     /// Creates an account without a password for an external identity (just-in-time

@@ -104,7 +104,7 @@ pub(super) async fn exchange(
         return Err(invalid_grant("assertion issuer is not trusted"));
     }
     // XAA-4: exactly an enabled trusted IdP; metadata never lists them (XAA-2).
-    let idp = match ctx.store.find_idp_by_issuer(&issuer).await? {
+    let idp = match ctx.store.find_idp_by_issuer_cached(&issuer).await? {
         Some(idp) if idp.is_enabled => idp,
         _ => return Err(invalid_grant("assertion issuer is not trusted")),
     };
