@@ -21,6 +21,26 @@ pub const TOKEN_ENDPOINT_PARAMS: &[&str] = &[
 /// Longest accepted parameter value; longer ones are refused rather than stored (SEC-14).
 pub const MAX_VALUE_LEN: usize = 4096;
 
+/// Signed JWTs (client assertions, ID-JAGs, subject tokens) may carry certificate chains
+/// and many claims: they get a larger bound, checked again by their own rules.
+pub const MAX_JWT_VALUE_LEN: usize = 16 * 1024;
+
+/// Parameters whose values are JWTs.
+const JWT_PARAMS: [&str; 4] = [
+    "client_assertion",
+    "assertion",
+    "subject_token",
+    "actor_token",
+];
+
+fn max_len(name: &str) -> usize {
+    if JWT_PARAMS.contains(&name) {
+        MAX_JWT_VALUE_LEN
+    } else {
+        MAX_VALUE_LEN
+    }
+}
+
 /// Parsed parameters, one value per name.
 #[derive(Clone, Default)]
 pub struct OAuthParams(HashMap<String, String>);
@@ -44,7 +64,7 @@ impl OAuthParams {
             if !protocol.contains(&name.as_ref()) {
                 continue; // unknown parameters are ignored
             }
-            if value.len() > MAX_VALUE_LEN {
+            if value.len() > max_len(&name) {
                 return Err(OAuthError::invalid_request(format!("{name} is too long")));
             }
             if params
@@ -67,7 +87,7 @@ impl OAuthParams {
             if value.is_empty() || !protocol.contains(&name.as_ref()) {
                 continue;
             }
-            if value.len() > MAX_VALUE_LEN {
+            if value.len() > max_len(&name) {
                 return Err(OAuthError::invalid_request(format!("{name} is too long")));
             }
             if params.contains_key(name.as_ref()) {

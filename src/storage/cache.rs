@@ -89,7 +89,11 @@ impl RegistryCache {
     /// Remembers a trusted IdP read in `generation` (see [`Self::put_client`]).
     pub(super) fn put_idp(&self, generation: u64, idp: Arc<TrustedIdp>) {
         if self.generation() == generation {
-            self.idps.insert(idp.issuer.clone(), idp);
+            let key = idp.issuer.clone();
+            self.idps.insert(key.clone(), idp);
+            if self.generation() != generation {
+                self.idps.invalidate(&key);
+            }
         }
     }
 
@@ -97,7 +101,12 @@ impl RegistryCache {
     /// happened since (the read may predate it).
     pub(super) fn put_client(&self, generation: u64, entry: Arc<ClientEntry>) {
         if self.generation() == generation {
-            self.clients.insert(entry.client.id.to_string(), entry);
+            let key = entry.client.id.to_string();
+            self.clients.insert(key.clone(), entry);
+            // A write between the check and the insert: drop what may predate it.
+            if self.generation() != generation {
+                self.clients.invalidate(&key);
+            }
         }
     }
 
@@ -105,6 +114,9 @@ impl RegistryCache {
     pub(super) fn put_servers(&self, generation: u64, servers: Arc<Vec<McpServer>>) {
         if self.generation() == generation {
             self.servers.insert((), servers);
+            if self.generation() != generation {
+                self.servers.invalidate(&());
+            }
         }
     }
 

@@ -7,6 +7,7 @@ mod admin;
 mod browser;
 mod cimd;
 mod cli;
+mod client_credentials;
 mod net;
 mod oauth;
 mod ops;

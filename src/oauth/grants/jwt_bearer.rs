@@ -317,7 +317,25 @@ async fn select_server(
             ErrorCode::InvalidTarget,
             "the assertion names several resources: pick one with resource",
         )),
-        (None, _) => {
+        // RES-1, RES-3: a request `resource` is never ignored; without a claim it picks
+        // one of the servers the IdP and the client may reach.
+        (None, Some(asked)) => {
+            let uri = ResourceUri::parse(asked).map_err(|_| {
+                OAuthError::with_description(ErrorCode::InvalidTarget, "resource is malformed")
+            })?;
+            registry
+                .iter()
+                .filter(usable)
+                .find(|s| s.resource == uri)
+                .cloned()
+                .ok_or_else(|| {
+                    OAuthError::with_description(
+                        ErrorCode::InvalidTarget,
+                        "resource is not one this assertion may reach",
+                    )
+                })
+        }
+        (None, None) => {
             let usable: Vec<&McpServer> = registry.iter().filter(usable).collect();
             let chosen = match usable.as_slice() {
                 [only] => Some(*only),

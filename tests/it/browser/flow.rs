@@ -345,18 +345,23 @@ async fn core_15_error_page_in_chromium() {
         "{text}"
     );
     assert!(!text.contains("The application got the answer."), "{text}");
-    // The reference for the administrator is the request id, a UUID.
+    // The reference for the administrator is the request id: this process's random
+    // prefix (8 base64url characters), a dash, and the request's sequence number.
     let reference = text
         .split("this reference:")
         .nth(1)
         .map(str::trim)
         .unwrap_or_else(|| panic!("no reference on the error page:\n{text}"));
-    let is_uuid = reference.len() == 36
-        && reference.char_indices().all(|(i, c)| {
-            matches!(i, 8 | 13 | 18 | 23) == (c == '-') && (c == '-' || c.is_ascii_hexdigit())
-        });
+    let is_request_id = reference.split_at_checked(8).is_some_and(|(prefix, rest)| {
+        prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            && rest
+                .strip_prefix('-')
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
+    });
     assert!(
-        is_uuid,
+        is_request_id,
         "reference {reference:?} is not a request id:\n{text}"
     );
 
