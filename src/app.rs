@@ -12,6 +12,7 @@ use crate::cimd::{CimdResolver, CimdSettings};
 use crate::clock::SharedClock;
 use crate::config::Settings;
 use crate::crypto::{CryptoError, SecretHasher};
+use crate::federation::{CALLBACK_PATH, Federation, FederationServices};
 use crate::jose::{self, KeyError, KeyPolicy, KeyRing, KeySets};
 use crate::net::{NetError, OutboundClient, OutboundPolicy};
 use crate::oauth::metadata::{Features, MetadataRenderer};
@@ -88,6 +89,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
     store.migrate().await?;
     let kek = jose::load_key_encryption_key(&settings)?;
     let hasher = kek.secret_hasher()?;
+    let federation_state_hasher = kek.keyed_hasher("federation state")?;
     let sessions = Sessions::new(
         store.clone(),
         kek.keyed_hasher("session id")?,
@@ -130,6 +132,17 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         limits.login_attempts_per_username,
         limits.login_attempts_per_address,
     ));
+    let federation = Arc::new(Federation::new(
+        settings.upstream_providers.clone(),
+        FederationServices {
+            http: outbound.clone(),
+            key_sets: Arc::clone(&oauth.key_sets),
+            store: store.clone(),
+            state_hasher: federation_state_hasher,
+            clock: clock.clone(),
+        },
+        settings.issuer.endpoint(CALLBACK_PATH),
+    ));
     let metadata = Arc::new(MetadataRenderer::new(
         settings.issuer.clone(),
         Features {
@@ -140,6 +153,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         settings.dcr_enabled(),
     ));
     Ok(AppState::new(Services {
+        federation,
         metadata,
         settings: Arc::new(settings),
         store,

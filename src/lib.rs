@@ -27,6 +27,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod domain;
+pub mod federation;
 pub mod jose;
 pub mod net;
 pub mod oauth;

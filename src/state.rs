@@ -10,6 +10,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use crate::admin::AdminContext;
 use crate::clock::SharedClock;
 use crate::config::Settings;
+use crate::federation::Federation;
 use crate::jose::KeyRing;
 use crate::net::OutboundClient;
 use crate::oauth::OAuthContext;
@@ -90,4 +91,6 @@ pub struct Services {
     pub registrar: Arc<Registrar>,
     /// The authorization-server metadata document (META-*).
     pub metadata: Arc<MetadataRenderer>,
+    /// Sign-in through upstream OpenID providers (FED-*).
+    pub federation: Arc<Federation>,
 }

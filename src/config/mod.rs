@@ -148,6 +148,27 @@ pub struct Settings {
     pub cimd_allow_hosts: Vec<HostPattern>,
     /// `cimd.deny_hosts`, parsed (CIMD-28).
     pub cimd_deny_hosts: Vec<HostPattern>,
+    /// `[[federation.providers]]`, checked, secrets read.
+    pub upstream_providers: Vec<UpstreamProvider>,
+}
+
+/// An upstream OpenID provider users may sign in with (FED-1..4).
+#[derive(Debug, Clone)]
+pub struct UpstreamProvider {
+    /// Short id used in URLs.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Its issuer (https).
+    pub issuer: Issuer,
+    /// Our client id there.
+    pub client_id: String,
+    /// Our client secret there.
+    pub client_secret: SecretString,
+    /// Scopes asked for, `openid` first.
+    pub scopes: Vec<String>,
+    /// Accounts for first-time identities.
+    pub jit_provisioning: bool,
 }
 
 impl Settings {
@@ -194,6 +215,7 @@ impl Settings {
         let cimd_deny_hosts = host_patterns("cimd.deny_hosts", &raw.cimd.deny_hosts)?;
         check_dcr(&raw)?;
         check_token_exchange(&raw)?;
+        let upstream_providers = upstream_providers(&raw)?;
         let outbound_extra_roots = load_extra_roots(&raw)?;
         let kek = resolve_kek(&raw)?;
         if let Some(token) = &raw.admin.bootstrap_token
@@ -220,6 +242,7 @@ impl Settings {
             outbound_extra_roots,
             cimd_allow_hosts,
             cimd_deny_hosts,
+            upstream_providers,
         })
     }
 
@@ -469,6 +492,63 @@ fn host_patterns(key: &'static str, raw: &[String]) -> Result<Vec<HostPattern>, 
     raw.iter()
         .map(|p| HostPattern::parse(p).map_err(|m| invalid(key, format!("entry {p:?} {m}"))))
         .collect()
+}
+
+fn upstream_providers(raw: &RawSettings) -> Result<Vec<UpstreamProvider>, ConfigError> {
+    let mut providers: Vec<UpstreamProvider> = Vec::new();
+    for (i, p) in raw.federation.providers.iter().enumerate() {
+        let fail = |field: &str, message: &str| {
+            invalid("federation.providers", format!("[{i}].{field} {message}"))
+        };
+        let slug = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+        if p.id.is_empty() || p.id.len() > 32 || !p.id.chars().all(slug) {
+            return Err(fail("id", "must be 1-32 of a-z, 0-9 and -"));
+        }
+        if providers.iter().any(|q| q.id == p.id) {
+            return Err(fail("id", "is used twice"));
+        }
+        if p.name.trim().is_empty() || p.name.chars().count() > 100 {
+            return Err(fail("name", "must be 1-100 characters"));
+        }
+        // FED-3: the upstream is reached over https only (loopback too).
+        let issuer = Issuer::parse(&p.issuer, false).map_err(|e| fail("issuer", &e))?;
+        if p.client_id.is_empty() {
+            return Err(fail("client_id", "is required"));
+        }
+        let client_secret = match (&p.client_secret, &p.client_secret_file) {
+            (Some(secret), None) => secret.clone(),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| fail("client_secret_file", &format!("cannot be read: {e}")))?;
+                SecretString::from(text.trim().to_owned())
+            }
+            _ => {
+                return Err(fail(
+                    "client_secret",
+                    "or client_secret_file is required (one of them)",
+                ));
+            }
+        };
+        let mut scopes = vec!["openid".to_owned()];
+        for scope in &p.scopes {
+            if scope.is_empty() || scope.contains(char::is_whitespace) {
+                return Err(fail("scopes", "scopes are single tokens"));
+            }
+            if !scopes.contains(scope) {
+                scopes.push(scope.clone());
+            }
+        }
+        providers.push(UpstreamProvider {
+            id: p.id.clone(),
+            name: p.name.clone(),
+            issuer,
+            client_id: p.client_id.clone(),
+            client_secret,
+            scopes,
+            jit_provisioning: p.jit_provisioning,
+        });
+    }
+    Ok(providers)
 }
 
 fn check_token_exchange(raw: &RawSettings) -> Result<(), ConfigError> {

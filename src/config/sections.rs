@@ -38,6 +38,48 @@ pub struct RawSettings {
     pub dcr: DcrSection,
     /// `[token_exchange]`
     pub token_exchange: TokenExchangeSection,
+    /// `[federation]`
+    #[serde(default)]
+    pub federation: FederationSection,
+}
+
+/// `[federation]`: upstream OpenID providers users may sign in with (FED-1..4).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FederationSection {
+    /// `[[federation.providers]]`
+    #[serde(default)]
+    pub providers: Vec<UpstreamProviderSection>,
+}
+
+/// One upstream OpenID provider.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamProviderSection {
+    /// Short id used in URLs (`a-z`, `0-9`, `-`).
+    pub id: String,
+    /// Shown on the button: "Sign in with <name>".
+    pub name: String,
+    /// The provider's issuer; its discovery document must name exactly this (FED-3).
+    pub issuer: String,
+    /// Our client id there.
+    pub client_id: String,
+    /// Our client secret there.
+    #[serde(default, serialize_with = "redacted_option")]
+    pub client_secret: Option<SecretString>,
+    /// Or a file holding it (Docker secrets).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes asked for; `openid` is always included.
+    #[serde(default = "default_upstream_scopes")]
+    pub scopes: Vec<String>,
+    /// Create an account for a first-time identity (FED-4, off by default).
+    #[serde(default)]
+    pub jit_provisioning: bool,
+}
+
+fn default_upstream_scopes() -> Vec<String> {
+    vec!["openid".to_owned()]
 }
 
 /// `[token_exchange]`: issuing ID-JAGs by RFC 8693 token exchange, as the enterprise

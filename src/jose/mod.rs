@@ -8,7 +8,7 @@ mod verification_keys;
 
 pub use keyring::{KeyError, KeyPolicy, KeyRing, KeySummary};
 pub use remote_jwks::{JwksError, KeySets};
-pub use verification_keys::{KeySetError, VerificationKeys};
+pub use verification_keys::{ASYMMETRIC_ALGORITHMS, KeySetError, VerificationKeys};
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;

@@ -12,6 +12,19 @@ use jsonwebtoken::jwk::{
 };
 use jsonwebtoken::{Algorithm, DecodingKey};
 
+/// The JWS algorithms accepted from others: asymmetric only (no `none`, no HMAC).
+pub const ASYMMETRIC_ALGORITHMS: [Algorithm; 9] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+];
+
 /// RSA keys shorter than this are refused (RFC 7518 section 3.3 minimum).
 const MIN_RSA_MODULUS_BITS: usize = 2048;
 

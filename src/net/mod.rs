@@ -215,6 +215,52 @@ impl OutboundClient {
         .map_err(|_| NetError::Timeout)?
     }
 
+    /// Sends `request` as it is (method, headers, body) under the same rules as `get`
+    /// (URL and address policy, per-host limits, deadline, no redirects followed) and
+    /// returns whatever status the peer answered, with a body of at most `max_body`
+    /// bytes. For protocol clients (the `oauth2` crate's token requests upstream) that
+    /// read error bodies themselves.
+    pub async fn send(
+        &self,
+        request: http::Request<Vec<u8>>,
+        max_body: usize,
+    ) -> Result<http::Response<Vec<u8>>, NetError> {
+        let url = Url::parse(&request.uri().to_string())
+            .map_err(|_| NetError::InvalidUrl("is not an absolute URL"))?;
+        address::check_url(&url, self.inner.allow_loopback)?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        if !self.inner.limits.allow_request(&host) {
+            return Err(NetError::RateLimited);
+        }
+        tokio::time::timeout(self.inner.total_timeout, async {
+            let _slot = self.inner.limits.acquire(&host).await;
+            let (parts, body) = request.into_parts();
+            let response = self
+                .inner
+                .http
+                .request(parts.method, url.clone())
+                .headers(parts.headers)
+                .body(body)
+                .send()
+                .await
+                .map_err(classify)?;
+            if let Some(peer) = response.remote_addr()
+                && !is_allowed(peer.ip(), self.inner.allow_loopback)
+            {
+                return Err(NetError::ForbiddenAddress(peer.ip()));
+            }
+            let status = response.status();
+            let headers = response.headers().clone();
+            let body = read_capped(response, max_body).await?;
+            let mut answer = http::Response::new(body.to_vec());
+            *answer.status_mut() = status;
+            *answer.headers_mut() = headers;
+            Ok(answer)
+        })
+        .await
+        .map_err(|_| NetError::Timeout)?
+    }
+
     async fn fetch(
         &self,
         url: &Url,

@@ -26,17 +26,7 @@ use crate::jose::VerificationKeys;
 /// The only `client_assertion_type` (RFC 7523 section 2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// The signature algorithms accepted (advertised as `…_signing_alg_values_supported`).
-pub const SIGNING_ALGORITHMS: [Algorithm; 9] = [
-    Algorithm::ES256,
-    Algorithm::ES384,
-    Algorithm::EdDSA,
-    Algorithm::PS256,
-    Algorithm::PS384,
-    Algorithm::PS512,
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-];
+pub const SIGNING_ALGORITHMS: [Algorithm; 9] = crate::jose::ASYMMETRIC_ALGORITHMS;
 /// `typ` values accepted (CC-9, RFC 7523bis): absent, `JWT`, or the explicit type.
 const ACCEPTED_TYPES: [&str; 2] = ["JWT", "client-authentication+jwt"];
 /// Longest accepted assertion lifetime in seconds (CC-7, PD: 10 minutes).

@@ -35,14 +35,28 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; form-ac
 /// redirect origin (`http://127.0.0.1:5555`, `https://app.example`, or `com.example.app:`
 /// for a private-use scheme) joins `'self'`.
 pub(super) fn csp_allowing_redirect_to(redirect_uri: &str) -> Option<HeaderValue> {
-    let url = url::Url::parse(redirect_uri).ok()?;
-    let source = match url.origin() {
-        url::Origin::Tuple(..) => url.origin().ascii_serialization(),
-        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
-    };
+    csp_allowing_form_targets(&[redirect_uri])
+}
+
+/// The CSP of a page whose forms may end, after redirects, at any of `targets` (URLs):
+/// each one's origin (or `scheme:` for a private-use scheme) joins `'self'`.
+pub(super) fn csp_allowing_form_targets(targets: &[&str]) -> Option<HeaderValue> {
+    let mut sources = String::new();
+    for target in targets {
+        let url = url::Url::parse(target).ok()?;
+        let source = match url.origin() {
+            url::Origin::Tuple(..) => url.origin().ascii_serialization(),
+            url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+        };
+        if source.contains([' ', ';', ',']) {
+            return None;
+        }
+        sources.push(' ');
+        sources.push_str(&source);
+    }
     let csp = CSP.replace(
         "form-action 'self'",
-        &format!("form-action 'self' {source}"),
+        &format!("form-action 'self'{sources}"),
     );
     HeaderValue::from_str(&csp).ok()
 }

@@ -80,6 +80,14 @@ pub fn router(state: AppState) -> Router {
             &format!("{p}/consent"),
             get(pages::consent::get).post(pages::consent::post),
         )
+        .route(
+            &format!("{p}/login/federated"),
+            post(pages::federation::start),
+        )
+        .route(
+            &format!("{p}{}", crate::federation::CALLBACK_PATH),
+            get(pages::federation::callback),
+        )
         .route(&format!("{p}/logout"), post(pages::logout::post))
         .route(&format!("{p}/signed-out"), get(pages::logout::signed_out))
         .route(&format!("{p}/static/mcp-authz.css"), get(pages::stylesheet));

@@ -6,24 +6,21 @@
 //! once, and within what the administrator trusts that IdP with. Assertion problems are
 //! `invalid_grant`; the assertion itself is never logged (XAA-15, XAA-17).
 
-use jsonwebtoken::{Algorithm, Validation};
-use serde::Deserialize;
-use serde_json::json;
-
-use crate::audit::{self, Actor};
 use crate::domain::client::{Client, ClientKeys, ClientType, GrantType};
 use crate::domain::idp::TrustedIdp;
 use crate::domain::ids::UserId;
 use crate::domain::resource::ResourceUri;
 use crate::domain::scope::ScopeSet;
 use crate::domain::server::McpServer;
-use crate::domain::user::{User, Username};
+use crate::federation::accounts::{self, AccountError, Provisioning};
 use crate::oauth::client_assertion::{MAX_LIFETIME, SIGNING_ALGORITHMS, SKEW};
 use crate::oauth::context::OAuthContext;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::issue::{self, AccessTokenRequest, TokenResponse};
 use crate::oauth::params::OAuthParams;
-use crate::storage::{ExternalIdentity, StoreError};
+use crate::storage::ExternalIdentity;
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
 
 /// The JWS `typ` of an ID-JAG (XAA-3).
 pub const ID_JAG_TYP: &str = "oauth-id-jag+jwt";
@@ -304,7 +301,10 @@ async fn select_server(
     match (listed.as_deref(), asked) {
         (Some([]), _) => Err(invalid_grant("assertion resource is empty")),
         (Some(list), Some(asked)) => {
-            if !list.contains(&asked) {
+            // RES-2: compared as canonical URIs, as registered servers are.
+            let canonical = |raw: &str| ResourceUri::parse(raw).ok();
+            let wanted = canonical(asked);
+            if wanted.is_none() || !list.iter().any(|named| canonical(named) == wanted) {
                 return Err(OAuthError::with_description(
                     ErrorCode::InvalidTarget,
                     "resource is not one the assertion names",
@@ -401,70 +401,19 @@ async fn account_for(
         tenant: claims.tenant.as_deref().unwrap_or(""),
         subject,
     };
-    let user = match ctx.store.find_identity_user(&identity, now).await? {
-        Some(user) => user,
-        None if idp.jit_provisioning => provision(ctx, idp, &identity, claims, now).await?,
-        None => return Err(invalid_grant("no account is linked to this subject")),
+    let provisioning = Provisioning {
+        enabled: idp.jit_provisioning,
+        preferred_username: claims.email.as_deref(),
+        source: idp.id.as_str(),
     };
-    match ctx.store.find_user(&user).await? {
-        Some(record) if record.user.is_enabled => Ok(user),
-        _ => Err(invalid_grant("the account is disabled")),
-    }
-}
-
-async fn provision(
-    ctx: &OAuthContext,
-    idp: &TrustedIdp,
-    identity: &ExternalIdentity<'_>,
-    claims: &IdJagClaims,
-    now: i64,
-) -> Result<UserId, OAuthError> {
-    // The email (or subject) as username when it is free and valid; else a generated one.
-    let preferred = claims.email.as_deref().unwrap_or(identity.subject);
-    let candidates = [Username::parse(preferred).ok(), None];
-    for username in candidates {
-        let username = match username {
-            Some(name) => name,
-            None => {
-                let random = crate::crypto::random_bytes::<8>()?;
-                let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-                Username::parse(&format!("ext-{hex}"))
-                    .map_err(|e| OAuthError::server_error(std::io::Error::other(e.to_string())))?
-            }
-        };
-        let user = User {
-            id: UserId::generate()?,
-            username,
-            is_enabled: true,
-            created_at: now,
-            updated_at: now,
-        };
-        let event = audit::event(
-            &Actor::System,
-            "user.provisioned",
-            "user",
-            user.id.as_str(),
-            json!({ "idp_id": idp.id, "issuer": idp.issuer, "username": user.username.as_str() }),
-        );
-        match ctx
-            .store
-            .insert_provisioned_user(&user, identity, &event)
-            .await
-        {
-            Ok(()) => return Ok(user.id),
-            Err(StoreError::Conflict { field: "username" }) => {}
-            // Another request provisioned this identity first: use its account.
-            Err(StoreError::Conflict { .. }) => {
-                if let Some(existing) = ctx.store.find_identity_user(identity, now).await? {
-                    return Ok(existing);
-                }
-            }
-            Err(error) => return Err(error.into()),
-        }
-    }
-    Err(invalid_grant(
-        "no account could be created for this subject",
-    ))
+    accounts::account_for(&ctx.store, &identity, provisioning, now)
+        .await
+        .map_err(|error| match error {
+            AccountError::NotLinked => invalid_grant("no account is linked to this subject"),
+            AccountError::Disabled => invalid_grant("the account is disabled"),
+            AccountError::Crypto(error) => error.into(),
+            AccountError::Store(error) => error.into(),
+        })
 }
 
 /// A NumericDate as whole seconds.

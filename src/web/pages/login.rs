@@ -9,7 +9,7 @@ use axum::response::Response;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::{PageChrome, PageError, PageForm, allow_redirect_to, render};
+use super::{PageChrome, PageError, PageForm, allow_form_targets, render};
 use crate::session::Session;
 use crate::session::login::LoginOutcome;
 use crate::state::AppState;
@@ -24,6 +24,32 @@ struct LoginPage<'a> {
     client_name: Option<String>,
     username: &'a str,
     error: Option<&'a str>,
+    providers: Vec<ProviderButton>,
+}
+
+/// A "Sign in with <name>" button (FED).
+struct ProviderButton {
+    id: String,
+    name: String,
+}
+
+fn provider_buttons(state: &AppState) -> Vec<ProviderButton> {
+    state
+        .federation
+        .providers()
+        .map(|(id, name)| ProviderButton {
+            id: id.to_owned(),
+            name: name.to_owned(),
+        })
+        .collect()
+}
+
+/// The page's CSP form targets: the client's redirect URI (silent approval) and the
+/// providers' authorization endpoints (the 303 after a provider button).
+async fn form_targets(state: &AppState, redirect_uri: Option<&str>) -> Vec<String> {
+    let mut targets: Vec<String> = redirect_uri.map(str::to_owned).into_iter().collect();
+    targets.extend(state.federation.authorization_origins().await);
+    targets
 }
 
 /// `?request=` on the sign-in page.
@@ -87,13 +113,13 @@ pub(crate) async fn get(
         client_name: client.as_ref().map(|(name, _)| name.clone()),
         username: "",
         error: None,
+        providers: provider_buttons(&state),
     };
     // Signing in may answer the client at once (silent approval), so the form may
-    // lead there.
-    let response = allow_redirect_to(
-        render(StatusCode::OK, &page),
-        client.as_ref().map(|(_, uri)| uri.as_str()),
-    );
+    // lead there; a provider button leads upstream.
+    let targets = form_targets(&state, client.as_ref().map(|(_, uri)| uri.as_str())).await;
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    let response = allow_form_targets(render(StatusCode::OK, &page), &targets);
     with_cookie(response, fresh.then_some(&session), &state)
 }
 
@@ -137,11 +163,11 @@ pub(crate) async fn post(
         client_name: client.as_ref().map(|(name, _)| name.clone()),
         username: &form.username,
         error: Some(message),
+        providers: provider_buttons(&state),
     };
-    allow_redirect_to(
-        render(status, &page),
-        client.as_ref().map(|(_, uri)| uri.as_str()),
-    )
+    let targets = form_targets(&state, client.as_ref().map(|(_, uri)| uri.as_str())).await;
+    let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+    allow_form_targets(render(status, &page), &targets)
 }
 
 /// The client's name and redirect URI of an open authorization request.

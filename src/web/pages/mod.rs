@@ -3,6 +3,7 @@
 //! every form carries a session-bound CSRF token (SEC-6); a successful POST answers 303.
 
 pub(super) mod consent;
+pub(super) mod federation;
 pub(super) mod home;
 pub(super) mod login;
 pub(super) mod logout;
@@ -137,6 +138,20 @@ where
 /// [`super::layers::csp_allowing_redirect_to`]).
 pub(crate) fn allow_redirect_to(mut response: Response, redirect_uri: Option<&str>) -> Response {
     if let Some(csp) = redirect_uri.and_then(super::layers::csp_allowing_redirect_to) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}
+
+/// Like [`allow_redirect_to`], for several possible form targets (the client's redirect
+/// URI and upstream providers' authorization endpoints).
+pub(crate) fn allow_form_targets(mut response: Response, targets: &[&str]) -> Response {
+    if targets.is_empty() {
+        return response;
+    }
+    if let Some(csp) = super::layers::csp_allowing_form_targets(targets) {
         response
             .headers_mut()
             .insert(header::CONTENT_SECURITY_POLICY, csp);

@@ -1,0 +1,114 @@
+//! Local accounts of external identities (XAA-13, FED-4): an identity is (issuer,
+//! tenant, subject) and maps to exactly one local user; it is never merged with
+//! another issuer's. Unknown identities get an account only where the operator
+//! allowed just-in-time provisioning.
+
+use serde_json::json;
+
+use crate::audit::{self, Actor};
+use crate::clock::UnixTime;
+use crate::crypto::{CryptoError, random_bytes};
+use crate::domain::ids::UserId;
+use crate::domain::user::{User, Username};
+use crate::storage::{ExternalIdentity, Store, StoreError};
+
+/// Why no usable account was found.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// No account is linked and provisioning is off.
+    #[error("no account is linked to this identity")]
+    NotLinked,
+    /// The linked account is disabled (or was deleted meanwhile).
+    #[error("the account is disabled")]
+    Disabled,
+    /// Randomness failed.
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    /// The database failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What to do with an identity seen for the first time.
+#[derive(Debug, Clone, Copy)]
+pub struct Provisioning<'a> {
+    /// Create an account (else: refuse).
+    pub enabled: bool,
+    /// The username to try first (an email or preferred username), if valid and free.
+    pub preferred_username: Option<&'a str>,
+    /// For the audit event: which IdP or provider.
+    pub source: &'a str,
+}
+
+/// The enabled local user of `identity`, provisioned on first sight when allowed.
+pub async fn account_for(
+    store: &Store,
+    identity: &ExternalIdentity<'_>,
+    provisioning: Provisioning<'_>,
+    now: UnixTime,
+) -> Result<UserId, AccountError> {
+    let user = match store.find_identity_user(identity, now).await? {
+        Some(user) => user,
+        None if provisioning.enabled => provision(store, identity, provisioning, now).await?,
+        None => return Err(AccountError::NotLinked),
+    };
+    match store.find_user(&user).await? {
+        Some(record) if record.user.is_enabled => Ok(user),
+        _ => Err(AccountError::Disabled),
+    }
+}
+
+async fn provision(
+    store: &Store,
+    identity: &ExternalIdentity<'_>,
+    provisioning: Provisioning<'_>,
+    now: UnixTime,
+) -> Result<UserId, AccountError> {
+    let preferred = provisioning.preferred_username.unwrap_or(identity.subject);
+    let candidates = [Username::parse(preferred).ok(), None];
+    for username in candidates {
+        let username = match username {
+            Some(name) => name,
+            None => generated_username()?,
+        };
+        let user = User {
+            id: UserId::generate()?,
+            username,
+            is_enabled: true,
+            created_at: now,
+            updated_at: now,
+        };
+        let detail = json!({
+            "source": provisioning.source,
+            "issuer": identity.issuer,
+            "username": user.username.as_str(),
+        });
+        let event = audit::event(
+            &Actor::System,
+            "user.provisioned",
+            "user",
+            user.id.as_str(),
+            detail,
+        );
+        match store.insert_provisioned_user(&user, identity, &event).await {
+            Ok(()) => return Ok(user.id),
+            // The username is taken by someone else: try a generated one.
+            Err(StoreError::Conflict { field: "username" }) => {}
+            // Another request provisioned this identity first: use its account.
+            Err(StoreError::Conflict { .. }) => {
+                if let Some(existing) = store.find_identity_user(identity, now).await? {
+                    return Ok(existing);
+                }
+            }
+            Err(error) => return Err(error.into()),
+        }
+    }
+    Err(AccountError::NotLinked)
+}
+
+fn generated_username() -> Result<Username, AccountError> {
+    let random = random_bytes::<8>()?;
+    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
+    // "ext-" and 16 hex digits always form a valid username.
+    Username::parse(&format!("ext-{hex}")).map_err(|_| AccountError::NotLinked)
+}
