@@ -40,6 +40,7 @@ const UPDATE_IDP: &str = "\
 UPDATE trusted_idps SET issuer = $2, name = $3, jwks = $4, jwks_uri = $5, algorithms = $6, \
     tenant = $7, scope = $8, allows_all_servers = $9, allow_public_clients = $10, \
     jit_provisioning = $11, is_enabled = $12, updated_at = $13 WHERE idp_id = $1";
+const IDP_VERSION: &str = "SELECT updated_at, is_enabled FROM trusted_idps WHERE issuer = $1";
 const DELETE_IDP: &str = "DELETE FROM trusted_idps WHERE idp_id = $1";
 const INSERT_IDP_CLIENT: &str =
     "INSERT INTO trusted_idp_clients (idp_id, idp_client_id, client_id) VALUES ($1, $2, $3)";
@@ -159,15 +160,30 @@ impl Store {
         deleted
     }
 
-    /// The IdP with exactly this issuer, as ID-JAG redemption reads it: from this
-    /// instance's memory within `database.registry_cache_ttl` (changes made here apply
-    /// at once). Unknown issuers are not remembered.
+    /// The IdP with exactly this issuer, as ID-JAG redemption reads it. XAA-18 wants a
+    /// change effective on the next request on every instance, so one indexed read of
+    /// the row's `updated_at` and `is_enabled` confirms the remembered copy (the full
+    /// IdP with its lists costs three reads). Unknown issuers are not remembered.
     pub async fn find_idp_by_issuer_cached(
         &self,
         issuer: &str,
     ) -> Result<Option<std::sync::Arc<TrustedIdp>>, StoreError> {
         if let Some(idp) = self.cache.idp(issuer) {
-            return Ok(Some(idp));
+            let current: Option<(i64, bool)> = with_pool!(self, |pool| {
+                sqlx::query_as(IDP_VERSION)
+                    .bind(issuer)
+                    .fetch_optional(pool)
+                    .await
+            })?;
+            match current {
+                None => return Ok(None),
+                Some((updated_at, enabled))
+                    if updated_at == idp.updated_at && enabled == idp.is_enabled =>
+                {
+                    return Ok(Some(idp));
+                }
+                Some(_) => {}
+            }
         }
         let generation = self.cache.generation();
         let Some(idp) = self.find_idp_by_issuer(issuer).await? else {

@@ -8,6 +8,7 @@ mod browser;
 mod cimd;
 mod cli;
 mod client_credentials;
+mod cross_app_access;
 mod net;
 mod oauth;
 mod ops;

@@ -376,6 +376,14 @@ fn grant_scope(
     if let Some(raw) = params.get("scope") {
         let asked = ScopeSet::parse(raw)
             .map_err(|e| OAuthError::with_description(ErrorCode::InvalidScope, e.to_string()))?;
+        // SCOPE-3: a scope the server does not define is refused, as for every grant
+        // (the AS's own `offline_access` and `openid` aside: they simply grant nothing).
+        if let Some(unknown) = asked.resource_scopes().iter().find(|t| !own.contains(t)) {
+            return Err(OAuthError::with_description(
+                ErrorCode::InvalidScope,
+                format!("unknown scope {:?}", unknown.as_str()),
+            ));
+        }
         scope = scope.intersection(&asked);
     }
     if let Some(allowed) = &idp.scope {
