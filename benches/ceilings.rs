@@ -7,12 +7,14 @@
 //!   or an ID-JAG in `assertion`), insert its `jti` into the same kind of database the
 //!   server under test uses;
 //! - `POST /introspect`: read the form, verify one ES256 JWT, answer `{"active":true}`;
-//! - `GET /fixed`: answer fixed bytes (the JWKS and metadata ceiling).
+//! - `GET /fixed`, `/fixed/jwks`, `/fixed/metadata`: answer fixed bytes (the JWKS and
+//!   metadata ceilings; the last two serve the very documents the server under test
+//!   answers, read from files at start, so both sides write the same bytes).
 //!
 //! It is also the script's tool for test material:
 //!
 //! ```text
-//! ceilings serve ADDR DATABASE_URL KEY_PEM     run the ceiling server
+//! ceilings serve ADDR DATABASE_URL KEY_PEM [JWKS_FILE METADATA_FILE]   run the ceiling server
 //! ceilings keygen DIR                          write DIR/client.pem and DIR/client.jwks.json
 //! ceilings assertions KEY_PEM CLIENT_ID AUD COUNT TAG   print COUNT assertions, one per line
 //! ceilings id-jags KEY_PEM ISSUER AUD CLIENT_ID RESOURCE COUNT TAG   print COUNT ID-JAGs
@@ -73,6 +75,8 @@ struct Ceiling {
     verifying: DecodingKey,
     validation: Validation,
     fixed: Bytes,
+    jwks: Bytes,
+    metadata: Bytes,
     pool: Pool,
 }
 
@@ -164,6 +168,22 @@ async fn fixed_bytes(State(ceiling): State<Arc<Ceiling>>) -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
         ceiling.fixed.clone(),
+    )
+        .into_response()
+}
+
+async fn fixed_jwks(State(ceiling): State<Arc<Ceiling>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/jwk-set+json")],
+        ceiling.jwks.clone(),
+    )
+        .into_response()
+}
+
+async fn fixed_metadata(State(ceiling): State<Arc<Ceiling>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        ceiling.metadata.clone(),
     )
         .into_response()
 }
@@ -317,7 +337,12 @@ fn sample_token(pem: &[u8]) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn serve(addr: &str, database_url: &str, pem: &[u8]) -> Result<(), Failure> {
+async fn serve(
+    addr: &str,
+    database_url: &str,
+    pem: &[u8],
+    documents: [Option<Vec<u8>>; 2],
+) -> Result<(), Failure> {
     let (signing, verifying) = keys_of(pem)?;
     let mut validation = Validation::new(Algorithm::ES256);
     validation.validate_aud = false;
@@ -329,10 +354,13 @@ async fn serve(addr: &str, database_url: &str, pem: &[u8]) -> Result<(), Failure
                 "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0" }] })
         .to_string(),
     );
+    let [jwks, metadata] = documents;
     let ceiling = Arc::new(Ceiling {
         signing,
         verifying,
         validation,
+        jwks: jwks.map_or_else(|| fixed.clone(), Bytes::from),
+        metadata: metadata.map_or_else(|| fixed.clone(), Bytes::from),
         fixed,
         pool: connect(database_url).await?,
     });
@@ -341,6 +369,8 @@ async fn serve(addr: &str, database_url: &str, pem: &[u8]) -> Result<(), Failure
         .route("/assertion", post(assertion))
         .route("/introspect", post(introspect))
         .route("/fixed", get(fixed_bytes))
+        .route("/fixed/jwks", get(fixed_jwks))
+        .route("/fixed/metadata", get(fixed_metadata))
         .with_state(ceiling);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     axum::serve(listener, router).await?;
@@ -356,7 +386,19 @@ fn main() -> Result<(), Failure> {
     let arg = |i: usize| args.get(i).map(String::as_str).unwrap_or_default();
     match arg(0) {
         "serve" => {
-            tokio::runtime::Runtime::new()?.block_on(serve(arg(1), arg(2), &std::fs::read(arg(3))?))
+            let optional = |i: usize| -> Result<Option<Vec<u8>>, Failure> {
+                match args.get(i) {
+                    Some(path) => Ok(Some(std::fs::read(path)?)),
+                    None => Ok(None),
+                }
+            };
+            let documents = [optional(4)?, optional(5)?];
+            tokio::runtime::Runtime::new()?.block_on(serve(
+                arg(1),
+                arg(2),
+                &std::fs::read(arg(3))?,
+                documents,
+            ))
         }
         "keygen" => keygen(arg(1)),
         "assertions" => assertions(

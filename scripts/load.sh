@@ -9,6 +9,7 @@
 # client_secret_basic, client_credentials with private_key_jwt, redemption of an ID-JAG
 # (jwt-bearer), introspection of a JWT,
 # GET of the JWKS and of the metadata. The ceiling of each case runs in the same way
+# (for the documents: the same bytes, served by a minimal handler)
 # on the same CPU. Prints req/s, p50, p99, server CPU microseconds per request, the
 # ratio to the ceiling and the count of non-2xx answers (which must be 0).
 # PostgreSQL: starts a throwaway local cluster (fsync on), or, when LOAD_POSTGRES_URL is
@@ -252,7 +253,11 @@ EOF
     "$ceilings" id-jags "$work/client.pem" "$idp_issuer" "$issuer" "$jag_id" "$resource" "$n" "$backend-jwarm" >"$dir/j-warm"
     "$ceilings" id-jags "$work/client.pem" "$idp_issuer" "$issuer" "$jag_id" "$resource" "$n" "$backend-jrun" >"$dir/j-run"
 
-    taskset -c 0 "$ceilings" serve "127.0.0.1:$ceiling_port" "$(ceiling_db "$backend" "$url" "$dir")" "$work/client.pem" >"$dir/ceiling.log" 2>&1 &
+    # The JWKS and metadata ceilings answer the very bytes the server answers.
+    curl -fsS "$issuer/jwks.json" >"$dir/jwks.json"
+    curl -fsS "$issuer/.well-known/oauth-authorization-server" >"$dir/metadata.json"
+    taskset -c 0 "$ceilings" serve "127.0.0.1:$ceiling_port" "$(ceiling_db "$backend" "$url" "$dir")" \
+        "$work/client.pem" "$dir/jwks.json" "$dir/metadata.json" >"$dir/ceiling.log" 2>&1 &
     local ceiling_pid=$!
     pids+=("$ceiling_pid")
     wait_http "http://127.0.0.1:$ceiling_port/fixed"
@@ -277,11 +282,12 @@ EOF
     row "introspection (JWT)" \
         "$(measure "$issuer/oauth2/introspect" "$dir/introspect.lua" "$server_pid" "" "")" \
         "$(measure "$ceiling/introspect" "$dir/ceiling-introspect.lua" "$ceiling_pid" "" "")"
-    local fixed
-    fixed=$(measure "$ceiling/fixed" "$dir/get.lua" "$ceiling_pid" "" "")
-    row "GET /jwks.json" "$(measure "$issuer/jwks.json" "$dir/get.lua" "$server_pid" "" "")" "$fixed"
+    row "GET /jwks.json" \
+        "$(measure "$issuer/jwks.json" "$dir/get.lua" "$server_pid" "" "")" \
+        "$(measure "$ceiling/fixed/jwks" "$dir/get.lua" "$ceiling_pid" "" "")"
     row "GET metadata" \
-        "$(measure "$issuer/.well-known/oauth-authorization-server" "$dir/get.lua" "$server_pid" "" "")" "$fixed"
+        "$(measure "$issuer/.well-known/oauth-authorization-server" "$dir/get.lua" "$server_pid" "" "")" \
+        "$(measure "$ceiling/fixed/metadata" "$dir/get.lua" "$ceiling_pid" "" "")"
 
     kill "$server_pid" "$ceiling_pid" 2>/dev/null || true
     wait "$server_pid" "$ceiling_pid" 2>/dev/null || true

@@ -4,7 +4,8 @@
 //! causes names it. Secrets never reach a log: forms and settings that carry them have
 //! redacting `Debug` impls, and no handler logs bodies or headers.
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{OnceLock, RwLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
@@ -59,4 +60,29 @@ pub fn metrics_handle() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// The counter and histogram of one (route, status) pair of HTTP requests, registered
+/// once and reused: looking a labelled metric up per request costs allocations and a
+/// registry lookup on every response (ARCHITECTURE section 10).
+pub fn http_request_metrics(route: &str, status: u16) -> (metrics::Counter, metrics::Histogram) {
+    type Handles = (metrics::Counter, metrics::Histogram);
+    static BY_ROUTE: OnceLock<RwLock<HashMap<String, HashMap<u16, Handles>>>> = OnceLock::new();
+    let table = BY_ROUTE.get_or_init(RwLock::default);
+    if let Ok(read) = table.read()
+        && let Some(handles) = read.get(route).and_then(|by_status| by_status.get(&status))
+    {
+        return handles.clone();
+    }
+    let handles = (
+        metrics::counter!(names::HTTP_REQUESTS, "route" => route.to_owned(), "status" => status.to_string()),
+        metrics::histogram!(names::HTTP_LATENCY, "route" => route.to_owned()),
+    );
+    if let Ok(mut write) = table.write() {
+        write
+            .entry(route.to_owned())
+            .or_default()
+            .insert(status, handles.clone());
+    }
+    handles
 }

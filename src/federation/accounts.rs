@@ -47,14 +47,11 @@ pub async fn account_for(
     provisioning: Provisioning<'_>,
     now: UnixTime,
 ) -> Result<UserId, AccountError> {
-    let user = match store.find_identity_user(identity, now).await? {
-        Some(user) => user,
-        None if provisioning.enabled => provision(store, identity, provisioning, now).await?,
-        None => return Err(AccountError::NotLinked),
-    };
-    match store.find_user(&user).await? {
-        Some(record) if record.user.is_enabled => Ok(user),
-        _ => Err(AccountError::Disabled),
+    match store.find_identity_user(identity, now).await? {
+        Some((user, true)) => Ok(user),
+        Some((_, false)) => Err(AccountError::Disabled),
+        None if provisioning.enabled => provision(store, identity, provisioning, now).await,
+        None => Err(AccountError::NotLinked),
     }
 }
 
@@ -96,8 +93,10 @@ async fn provision(
             Err(StoreError::Conflict { field: "username" }) => {}
             // Another request provisioned this identity first: use its account.
             Err(StoreError::Conflict { .. }) => {
-                if let Some(existing) = store.find_identity_user(identity, now).await? {
-                    return Ok(existing);
+                match store.find_identity_user(identity, now).await? {
+                    Some((existing, true)) => return Ok(existing),
+                    Some((_, false)) => return Err(AccountError::Disabled),
+                    None => {}
                 }
             }
             Err(error) => return Err(error.into()),

@@ -52,8 +52,10 @@ const CLIENTS_OF_IDP: &str = "SELECT idp_client_id, client_id FROM trusted_idp_c
     WHERE idp_id = $1 ORDER BY idp_client_id";
 const SERVERS_OF_IDP: &str =
     "SELECT server_id FROM trusted_idp_servers WHERE idp_id = $1 ORDER BY server_id";
-const FIND_IDENTITY: &str = "SELECT user_id, last_seen_at FROM user_identities \
-    WHERE issuer = $1 AND tenant = $2 AND subject = $3";
+const FIND_IDENTITY: &str = "\
+SELECT i.user_id, i.last_seen_at, u.is_enabled FROM user_identities i \
+  JOIN users u ON u.user_id = i.user_id \
+ WHERE i.issuer = $1 AND i.tenant = $2 AND i.subject = $3";
 /// `last_seen_at` is refreshed at most this often, so a busy identity costs no write
 /// per token.
 const LAST_SEEN_RESOLUTION: i64 = 3600;
@@ -254,14 +256,15 @@ impl Store {
         to_idp(row, clients, servers)
     }
 
-    /// The user an external identity belongs to, noting (hourly) when it was seen.
+    /// The user an external identity belongs to and whether that account is enabled,
+    /// noting (hourly) when it was seen; one read on the hot path of ID-JAG redemption.
     pub async fn find_identity_user(
         &self,
         identity: &ExternalIdentity<'_>,
         now: UnixTime,
-    ) -> Result<Option<UserId>, StoreError> {
-        let found: Option<(String, i64)> = with_pool!(self, |pool| {
-            let found: Option<(String, i64)> = sqlx::query_as(FIND_IDENTITY)
+    ) -> Result<Option<(UserId, bool)>, StoreError> {
+        let found: Option<(String, i64, bool)> = with_pool!(self, |pool| {
+            let found: Option<(String, i64, bool)> = sqlx::query_as(FIND_IDENTITY)
                 .bind(identity.issuer)
                 .bind(identity.tenant)
                 .bind(identity.subject)
@@ -269,7 +272,7 @@ impl Store {
                 .await?;
             if found
                 .as_ref()
-                .is_some_and(|(_, seen)| now.saturating_sub(*seen) >= LAST_SEEN_RESOLUTION)
+                .is_some_and(|(_, seen, _)| now.saturating_sub(*seen) >= LAST_SEEN_RESOLUTION)
             {
                 sqlx::query(TOUCH_IDENTITY)
                     .bind(identity.issuer)
@@ -281,7 +284,7 @@ impl Store {
             }
             Ok::<_, sqlx::Error>(found)
         })?;
-        Ok(found.map(|(id, _)| UserId::from_stored(id)))
+        Ok(found.map(|(id, _, enabled)| (UserId::from_stored(id), enabled)))
     }
 
     /// Creates an account without a password for an external identity (just-in-time

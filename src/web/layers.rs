@@ -14,13 +14,12 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 use crate::state::AppState;
-use crate::telemetry::names;
+use crate::telemetry;
 
 /// The request-id header, set when absent and echoed on the response.
 pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -87,20 +86,11 @@ pub(super) fn protocol(router: Router<AppState>) -> Router<AppState> {
 pub(super) fn global(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
     let server = &settings.raw.server;
     let https = settings.issuer.as_str().starts_with("https://");
-    let headers = ServiceBuilder::new()
-        .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
-        .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
-        .layer(header_layer(header::CONTENT_SECURITY_POLICY, CSP))
-        .layer(header_layer(
-            HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
-        ))
-        .layer(header_layer(header::CACHE_CONTROL, "no-store"))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::STRICT_TRANSPORT_SECURITY,
-            https.then(|| HeaderValue::from_static("max-age=31536000")),
-        ));
+    let hsts = https.then(|| HeaderValue::from_static("max-age=31536000"));
+    let headers = middleware::map_response(move |response: Response| {
+        let hsts = hsts.clone();
+        async move { security_headers(response, hsts) }
+    });
     router
         .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
@@ -146,8 +136,33 @@ impl MakeRequestId for RequestIds {
     }
 }
 
-fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+/// The strict headers of every response (SEC-5, SEC-7), each only where the handler
+/// did not set its own (a page's CSP, a document's `Cache-Control`). One pass over the
+/// header map instead of one layer per header.
+fn security_headers(mut response: Response, hsts: Option<HeaderValue>) -> Response {
+    const FIXED: [(HeaderName, &str); 6] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (header::CONTENT_SECURITY_POLICY, CSP),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (header::CACHE_CONTROL, "no-store"),
+    ];
+    let headers = response.headers_mut();
+    for (name, value) in FIXED {
+        if let header::Entry::Vacant(slot) = headers.entry(name) {
+            slot.insert(HeaderValue::from_static(value));
+        }
+    }
+    if let Some(hsts) = hsts
+        && let header::Entry::Vacant(slot) = headers.entry(header::STRICT_TRANSPORT_SECURITY)
+    {
+        slot.insert(hsts);
+    }
+    response
 }
 
 /// The span every line of a request is logged in: method, path (never the query,
@@ -168,20 +183,16 @@ fn request_span(request: &Request) -> tracing::Span {
 
 /// Counts requests by route template and status and records their latency.
 async fn record_metrics(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = request.extensions().get::<MatchedPath>().cloned();
     #[expect(
         clippy::disallowed_methods,
         reason = "latency is a duration, not a clock reading"
     )]
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(names::HTTP_REQUESTS, "route" => route.clone(), "status" => status)
-        .increment(1);
-    metrics::histogram!(names::HTTP_LATENCY, "route" => route)
-        .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    let (requests, latency) = telemetry::http_request_metrics(route, response.status().as_u16());
+    requests.increment(1);
+    latency.record(started.elapsed().as_secs_f64());
     response
 }
