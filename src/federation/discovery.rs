@@ -22,6 +22,9 @@ pub(super) struct Discovered {
     pub(super) authorization_endpoint: String,
     pub(super) token_endpoint: String,
     pub(super) jwks_uri: String,
+    /// RFC 9207: the provider puts `iss` in every authorization response.
+    #[serde(default)]
+    pub(super) authorization_response_iss_parameter_supported: bool,
 }
 
 /// Discovered documents by issuer; failures are not cached.
@@ -44,6 +47,11 @@ impl Discovery {
             .try_get_with_by_ref(issuer.as_str(), self.fetch(issuer))
             .await
             .map_err(|e| (*e).clone())
+    }
+
+    /// The document if one is cached; never fetches.
+    pub(super) async fn cached(&self, issuer: &Issuer) -> Option<Arc<Discovered>> {
+        self.cache.get(issuer.as_str()).await
     }
 
     async fn fetch(&self, issuer: &Issuer) -> Result<Arc<Discovered>, String> {

@@ -179,13 +179,17 @@ impl Federation {
     }
 
     /// The origins the login page's form may be redirected to (its CSP `form-action`):
-    /// each provider's authorization endpoint, where discovery already succeeded.
+    /// each provider's authorization endpoint as last discovered, else its issuer's
+    /// origin. Never fetches: showing the sign-in page must not wait for, or knock on,
+    /// a provider (the button's POST discovers).
     pub async fn authorization_origins(&self) -> Vec<String> {
         let mut origins = Vec::new();
         for provider in &self.providers {
-            if let Ok(found) = self.discovery.get(&provider.issuer).await
-                && let Ok(url) = url::Url::parse(&found.authorization_endpoint)
-            {
+            let endpoint = match self.discovery.cached(&provider.issuer).await {
+                Some(found) => found.authorization_endpoint.clone(),
+                None => provider.issuer.as_str().to_owned(),
+            };
+            if let Ok(url) = url::Url::parse(&endpoint) {
                 origins.push(url.origin().ascii_serialization());
             }
         }
@@ -276,21 +280,29 @@ impl Federation {
         let state = callback.state.as_deref().ok_or(FederationError::BadState)?;
         let record = self
             .store
-            .use_federation_state(&self.state_hasher.hash(state), now)
+            .use_federation_state(&self.state_hasher.hash(state), session_hash, now)
             .await?
             .ok_or(FederationError::BadState)?;
-        // FED-2: the state belongs to the browser that started the sign-in.
-        if !crate::crypto::constant_time_eq(&record.session_hash, session_hash) {
-            return Err(FederationError::BadState);
-        }
         let provider = self.provider(&record.provider_id)?;
-        // FED-3 (RFC 9207): an `iss` in the response must be the provider's.
-        if let Some(iss) = &callback.iss
-            && iss != provider.issuer.as_str()
-        {
-            return Err(FederationError::Upstream(format!(
-                "callback iss {iss:?} is not the provider's issuer"
-            )));
+        let found = self
+            .discovery
+            .get(&provider.issuer)
+            .await
+            .map_err(FederationError::Upstream)?;
+        // FED-3 (RFC 9207 section 2.4): an `iss` in the response must be the provider's,
+        // and a provider that advertises the parameter must send it.
+        match &callback.iss {
+            Some(iss) if iss != provider.issuer.as_str() => {
+                return Err(FederationError::Upstream(format!(
+                    "callback iss {iss:?} is not the provider's issuer"
+                )));
+            }
+            None if found.authorization_response_iss_parameter_supported => {
+                return Err(FederationError::Upstream(
+                    "callback without the iss the provider advertises".to_owned(),
+                ));
+            }
+            _ => {}
         }
         if let Some(error) = &callback.error {
             return Err(FederationError::Denied(error.clone()));
@@ -299,11 +311,6 @@ impl Federation {
             .code
             .as_deref()
             .ok_or_else(|| FederationError::Upstream("callback without a code".to_owned()))?;
-        let found = self
-            .discovery
-            .get(&provider.issuer)
-            .await
-            .map_err(FederationError::Upstream)?;
         let id_token = self.redeem(provider, &found, code, &record).await?;
         let claims = id_token::verify(
             &self.key_sets,

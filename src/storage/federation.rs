@@ -29,11 +29,12 @@ pub struct FederationStateRecord {
 const INSERT_STATE: &str = "\
 INSERT INTO federation_states (state_hash, session_hash, provider_id, request_id, nonce, \
     code_verifier, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
-/// Marks the state used and returns it, only if unused and unexpired: exactly one
+/// Marks the state used and returns it, only if unused, unexpired and presented by the
+/// browser session that started it (another browser cannot even spend it): exactly one
 /// callback wins, on any instance.
 const USE_STATE: &str = "\
 UPDATE federation_states SET used_at = $2 \
- WHERE state_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+ WHERE state_hash = $1 AND session_hash = $3 AND used_at IS NULL AND expires_at > $2 \
 RETURNING state_hash, session_hash, provider_id, request_id, nonce, code_verifier, \
     created_at, expires_at";
 
@@ -60,17 +61,20 @@ impl Store {
         Ok(())
     }
 
-    /// Consumes the state with this hash (FED-2: single use); `None` when unknown, used
-    /// or expired.
+    /// Consumes the state with this hash for the browser session `session_hash` (FED-2:
+    /// single use, bound to the session); `None` when unknown, used, expired or another
+    /// session's.
     pub async fn use_federation_state(
         &self,
         state_hash: &[u8],
+        session_hash: &[u8],
         now: UnixTime,
     ) -> Result<Option<FederationStateRecord>, StoreError> {
         let row = with_pool!(self, |pool| {
             sqlx::query_as(USE_STATE)
                 .bind(state_hash)
                 .bind(now)
+                .bind(session_hash)
                 .fetch_optional(pool)
                 .await
         })?;

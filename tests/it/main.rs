@@ -9,6 +9,7 @@ mod cimd;
 mod cli;
 mod client_credentials;
 mod cross_app_access;
+mod federation;
 mod net;
 mod oauth;
 mod ops;

@@ -82,6 +82,12 @@ impl Driver {
 impl Browser {
     /// Starts `chromedriver` on a free port and opens a headless Chromium session through it.
     pub(crate) async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// [`Browser::start`] with `extra_flags` for Chromium (e.g. `--ignore-certificate-errors`
+    /// for a test whose HTTPS server has a certificate from a test CA).
+    pub(crate) async fn start_with(extra_flags: &[&str]) -> Self {
         for tool in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 Path::new(tool).exists(),
@@ -122,6 +128,7 @@ impl Browser {
             .split_whitespace()
             .map(str::to_owned)
             .collect();
+        args.extend(extra_flags.iter().map(|flag| (*flag).to_owned()));
         args.push(format!(
             "--user-data-dir={}",
             dir.path().join("profile").display()

@@ -41,6 +41,8 @@ pub(crate) struct TestApp {
     /// Extra TOML appended to the test configuration.
     extra_toml: String,
     issuer_path: String,
+    /// An issuer to use instead of the one derived from the port (see [`TestApp::spawn_on`]).
+    issuer_override: Option<String>,
 }
 
 impl TestApp {
@@ -51,6 +53,30 @@ impl TestApp {
 
     /// Starts a server with an issuer path (e.g. `/tenant`) and extra configuration.
     pub(crate) async fn spawn_with(backend: Backend, issuer_path: &str, extra_toml: &str) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::launch(backend, listener, issuer_path, None, extra_toml).await
+    }
+
+    /// Starts a server on `listener`, which the test bound first so that its port is
+    /// known before the server starts (another server's configuration may name it), with
+    /// `issuer` instead of `http://127.0.0.1:PORT` when given (e.g. the `https://` address
+    /// of a TLS proxy in front of this server).
+    pub(crate) async fn spawn_on(
+        backend: Backend,
+        listener: tokio::net::TcpListener,
+        issuer: Option<&str>,
+        extra_toml: &str,
+    ) -> Self {
+        Self::launch(backend, listener, "", issuer, extra_toml).await
+    }
+
+    async fn launch(
+        backend: Backend,
+        listener: tokio::net::TcpListener,
+        issuer_path: &str,
+        issuer: Option<&str>,
+        extra_toml: &str,
+    ) -> Self {
         let database = TestDatabase::create(backend).await;
         #[expect(
             clippy::disallowed_methods,
@@ -69,18 +95,23 @@ impl TestApp {
             http,
             extra_toml: extra_toml.to_owned(),
             issuer_path: issuer_path.to_owned(),
+            issuer_override: issuer.map(str::to_owned),
         };
-        app.start().await;
+        app.start_on(listener).await;
         app
     }
 
     /// The settings a test server runs with.
     pub(crate) fn settings(&self, port: u16) -> Settings {
+        let issuer = self
+            .issuer_override
+            .clone()
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}{}", self.issuer_path));
         let toml = format!(
             r#"
 [server]
 listen = "127.0.0.1:{port}"
-issuer = "http://127.0.0.1:{port}{path}"
+issuer = "{issuer}"
 [dev]
 loopback = true
 [database]
@@ -94,7 +125,6 @@ bootstrap_token = "{ADMIN_TOKEN}"
 [log]
 filter = "warn"
 "#,
-            path = self.issuer_path,
             url = self.database.url,
             data = self.database.dir.path().display(),
         );
@@ -103,6 +133,10 @@ filter = "warn"
 
     async fn start(&mut self) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.start_on(listener).await;
+    }
+
+    async fn start_on(&mut self, listener: tokio::net::TcpListener) {
         let port = listener.local_addr().unwrap().port();
         let settings = self.settings(port);
         self.issuer = settings.issuer.as_str().to_owned();

@@ -339,3 +339,90 @@ async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, reply: &Reply) -> std::i
     }
     stream.flush().await
 }
+
+/// A TLS-terminating proxy on 127.0.0.1 (certificate for `localhost` and `127.0.0.1`,
+/// issued by its own test CA) that forwards every connection's bytes to a plain-HTTP
+/// port: puts a test server behind an `https://` issuer, as an upstream OpenID provider
+/// must be. Bind it first ([`TlsProxy::bind`]) to know the address, start the server
+/// with that issuer, then [`TlsProxy::forward_to`] its port. Stops when dropped.
+pub(crate) struct TlsProxy {
+    listener: Option<TcpListener>,
+    port: u16,
+    tls: TestTls,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Drop for TlsProxy {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+impl TlsProxy {
+    /// Listens on a free port of 127.0.0.1; forwards nothing yet.
+    pub(crate) async fn bind() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        Self {
+            listener: Some(listener),
+            port,
+            tls: TestTls::new(&["localhost", "127.0.0.1"]),
+            task: None,
+        }
+    }
+
+    /// `https://localhost:PORT`: an issuer on another host than the servers on
+    /// `127.0.0.1`, so a browser keeps their cookies apart (cookies ignore ports).
+    pub(crate) fn issuer(&self) -> String {
+        format!("https://localhost:{}", self.port)
+    }
+
+    /// The port it listens on.
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The test CA's certificate (PEM), for clients that must trust the proxy.
+    pub(crate) fn ca_pem(&self) -> Vec<u8> {
+        std::fs::read(self.tls.ca_file.path()).unwrap()
+    }
+
+    /// The `[outbound]` section trusting the proxy's CA and allowing loopback, plus
+    /// `extra` lines of it.
+    pub(crate) fn outbound_toml(&self, extra: &str) -> String {
+        format!(
+            "[outbound]\nextra_ca_file = {}\nallow_loopback = true\n{extra}\n",
+            self.tls.ca_path_literal()
+        )
+    }
+
+    /// Starts forwarding each accepted TLS connection to `127.0.0.1:target`.
+    pub(crate) fn forward_to(&mut self, target: u16) {
+        let listener = self.listener.take().expect("forward_to is called once");
+        let acceptor = self.tls.acceptor.clone();
+        self.task = Some(tokio::spawn(forward(listener, acceptor, target)));
+    }
+}
+
+async fn forward(listener: TcpListener, acceptor: TlsAcceptor, target: u16) {
+    // Connection tasks live in this set, so aborting the accept task ends them too.
+    let mut connections = JoinSet::new();
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        connections.spawn(async move {
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let Ok(mut plain) = tokio::net::TcpStream::connect(("127.0.0.1", target)).await else {
+                return;
+            };
+            let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+        });
+        while connections.try_join_next().is_some() {}
+    }
+}
