@@ -264,11 +264,11 @@ EOF
 
     local ceiling="http://127.0.0.1:$ceiling_port"
     printf '\n%s\n' "$backend ($connections connections, ${duration}s after ${warmup}s warm-up; server on CPU 0, wrk on CPU 1)"
-    printf '%-30s %9s %8s %8s %10s %9s %8s %7s\n' case "req/s" "p50 ms" "p99 ms" "CPU us/req" "ceiling" ratio non2xx
+    printf '%-30s %9s %8s %8s %10s %9s %9s %7s %7s\n' case "req/s" "p50 ms" "p99 ms" "CPU us/req" "ceiling" "ceil p99" ratio non2xx
     row() { # name, server measurement, ceiling measurement
         local name=$1 s=($2) c=($3)
-        awk -v n="$name" -v rps="${s[0]}" -v p50="${s[1]}" -v p99="${s[2]}" -v cpu="${s[3]}" -v bad="$((${s[4]} + ${c[4]}))" -v crps="${c[0]}" \
-            'BEGIN { printf "%-30s %9d %8.2f %8.2f %10.1f %9d %8.2f %7d\n", n, rps, p50 / 1000, p99 / 1000, cpu, crps, rps / crps, bad }'
+        awk -v n="$name" -v rps="${s[0]}" -v p50="${s[1]}" -v p99="${s[2]}" -v cpu="${s[3]}" -v bad="$((${s[4]} + ${c[4]}))" -v crps="${c[0]}" -v cp99="${c[2]}" \
+            'BEGIN { printf "%-30s %9d %8.2f %8.2f %10.1f %9d %9.2f %7.2f %7d\n", n, rps, p50 / 1000, p99 / 1000, cpu, crps, cp99 / 1000, rps / crps, bad }'
     }
     row "client_credentials (secret)" \
         "$(measure "$issuer/oauth2/token" "$dir/cc.lua" "$server_pid" "" "")" \
