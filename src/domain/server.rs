@@ -46,7 +46,9 @@ pub enum ServerRuleError {
     #[error("scope {0:?} is listed twice")]
     DuplicateScope(String),
     /// `offline_access` is the AS's refresh-token request, not a resource scope (SCOPE-7).
-    #[error("`offline_access` and `openid` are the authorization server's own scopes and cannot be a server scope")]
+    #[error(
+        "`offline_access` and `openid` are the authorization server's own scopes and cannot be a server scope"
+    )]
     ReservedScope,
     /// A default scope that the server does not define.
     #[error("default scope {0:?} is not one of the server's scopes")]

@@ -27,7 +27,10 @@ const STATEMENTS: [(&str, bool); 8] = [
         false,
     ),
     ("DELETE FROM id_jag_jtis WHERE expires_at <= $1", false),
-    ("DELETE FROM federation_states WHERE expires_at <= $1", false),
+    (
+        "DELETE FROM federation_states WHERE expires_at <= $1",
+        false,
+    ),
 ];
 
 impl Store {

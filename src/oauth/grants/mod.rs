@@ -3,8 +3,8 @@
 mod authorization_code;
 mod client_credentials;
 pub mod jwt_bearer;
-pub mod token_exchange;
 mod refresh_token;
+pub mod token_exchange;
 
 use super::context::OAuthContext;
 use super::error::{ErrorCode, OAuthError};

@@ -9,6 +9,6 @@ mod login_consent;
 mod mcp_server;
 mod metadata;
 mod refresh;
-mod token_exchange;
 mod register;
 mod token;
+mod token_exchange;
