@@ -81,10 +81,22 @@ pub(super) fn protocol(router: Router<AppState>) -> Router<AppState> {
     )
 }
 
-/// Layers every response passes through, outermost first: request id, trace span,
-/// metrics, security headers, timeout, body limit.
-pub(super) fn global(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
+/// Routes that read a body or do real work get a body limit and a deadline. The
+/// discovery documents (GET, answered from memory) skip both: they are the busiest
+/// read paths and have nothing to bound (ARCHITECTURE section 10).
+pub(super) fn bounded(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
     let server = &settings.raw.server;
+    router
+        .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            server.request_timeout,
+        ))
+}
+
+/// Layers every response passes through, outermost first: request id, trace span,
+/// metrics, security headers ([`bounded`] adds the timeout and body limit per router).
+pub(super) fn global(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
     let https = settings.issuer.as_str().starts_with("https://");
     let hsts = https.then(|| HeaderValue::from_static("max-age=31536000"));
     let headers = middleware::map_response(move |response: Response| {
@@ -92,11 +104,6 @@ pub(super) fn global(router: Router<AppState>, settings: &Settings) -> Router<Ap
         async move { security_headers(response, hsts) }
     });
     router
-        .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            server.request_timeout,
-        ))
         .layer(headers)
         .layer(middleware::from_fn(record_metrics))
         .layer(

@@ -92,12 +92,16 @@ pub fn router(state: AppState) -> Router {
         .route(&format!("{p}/signed-out"), get(pages::logout::signed_out))
         .route(&format!("{p}/static/mcp-authz.css"), get(pages::stylesheet));
 
+    let settings = &state.settings;
     let app = Router::new()
         .merge(discovery)
-        .merge(protocol)
-        .merge(operations)
-        .merge(pages)
-        .nest("/admin/api", admin::api::router())
+        .merge(layers::bounded(protocol, settings))
+        .merge(layers::bounded(operations, settings))
+        .merge(layers::bounded(pages, settings))
+        .nest(
+            "/admin/api",
+            layers::bounded(admin::api::router(), settings),
+        )
         .fallback(responses::not_found);
     layers::global(app, &state.settings).with_state(state)
 }
