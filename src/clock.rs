@@ -63,6 +63,16 @@ impl Clock for MockClock {
     }
 }
 
+/// A JWT NumericDate (`exp`, `iat`, `nbf`) as whole seconds, fractions dropped.
+pub fn numeric_date(value: f64) -> UnixTime {
+    // A JWT NumericDate may carry fractions (RFC 7519 section 2); `as` saturates.
+    if value.is_nan() {
+        0
+    } else {
+        value.floor() as i64
+    }
+}
+
 /// A duration in whole seconds, saturating, for arithmetic on [`UnixTime`].
 pub fn seconds(duration: Duration) -> i64 {
     i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)

@@ -3,11 +3,10 @@
 //! `JWT`, exact `iss`, our client id in `aud` (and `azp` when there are several),
 //! `exp`/`iat` within skew, and the `nonce` of this sign-in.
 
-use jsonwebtoken::Validation;
 use serde::Deserialize;
 
-use super::seconds;
-use crate::clock::UnixTime;
+use crate::clock::{UnixTime, numeric_date};
+use crate::domain::client::ClientKeys;
 use crate::jose::{ASYMMETRIC_ALGORITHMS, KeySets};
 
 /// Clock skew tolerated (TOK-7: at most 60 s).
@@ -61,28 +60,14 @@ pub(super) async fn verify(
         return Err("id_token typ is not JWT".to_owned());
     }
     let kid = header.kid.as_deref();
-    let mut keys = key_sets
-        .fetched(expected.jwks_uri)
+    let source = ClientKeys::JwksUri(expected.jwks_uri.to_owned());
+    let keys = key_sets
+        .for_source(&source, kid)
         .await
-        .map_err(|e| e.to_string())?;
-    if let Some(kid) = kid
-        && !keys.has_kid(kid)
-        && let Some(fresh) = key_sets
-            .refetch(expected.jwks_uri)
-            .await
-            .map_err(|e| e.to_string())?
-    {
-        keys = fresh;
-    }
-    let mut validation = Validation::new(header.alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
+        .map_err(|e| e.to_string())?
+        .ok_or("the provider has no keys")?;
     let claims: IdTokenClaims = keys
-        .candidates(kid, header.alg)
-        .find_map(|key| jsonwebtoken::decode(token, key, &validation).ok())
-        .map(|data| data.claims)
+        .verify(token, header.alg, kid)
         .ok_or_else(|| "id_token signature is not valid".to_owned())?;
     if claims.iss.as_deref() != Some(expected.issuer) {
         return Err("id_token iss is not the provider".to_owned());
@@ -98,11 +83,11 @@ pub(super) async fn verify(
     if audiences.len() > 1 && claims.azp.as_deref() != Some(expected.client_id) {
         return Err("id_token azp is not this client".to_owned());
     }
-    let exp = claims.exp.map(seconds).ok_or("id_token has no exp")?;
+    let exp = claims.exp.map(numeric_date).ok_or("id_token has no exp")?;
     if exp.saturating_add(SKEW) <= now {
         return Err("id_token has expired".to_owned());
     }
-    let iat = claims.iat.map(seconds).ok_or("id_token has no iat")?;
+    let iat = claims.iat.map(numeric_date).ok_or("id_token has no iat")?;
     if iat > now.saturating_add(SKEW) {
         return Err("id_token iat is in the future".to_owned());
     }

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 
 use self::accounts::{AccountError, Provisioning};
 use self::discovery::{Discovered, Discovery};
-use crate::clock::{SharedClock, UnixTime};
+use crate::clock::SharedClock;
 use crate::config::UpstreamProvider;
 use crate::crypto::{CryptoError, SecretHasher, random_token};
 use crate::domain::ids::UserId;
@@ -392,13 +392,4 @@ pub struct Callback {
     pub iss: Option<String>,
     /// An error instead of a code.
     pub error: Option<String>,
-}
-
-/// Seconds of a NumericDate.
-fn seconds(value: f64) -> UnixTime {
-    if value.is_nan() {
-        0
-    } else {
-        value.floor() as i64
-    }
 }

@@ -20,6 +20,7 @@ use url::Url;
 
 use super::verification_keys::{KeySetError, VerificationKeys};
 use crate::clock::SharedClock;
+use crate::domain::client::ClientKeys;
 use crate::net::{OutboundClient, cache_lifetime};
 
 /// The `Accept` header of key-set fetches (RFC 7517 section 8.5.1).
@@ -131,6 +132,28 @@ impl KeySets {
         let fresh = self.fetch(uri).await?;
         let keys = Arc::clone(&fresh.keys);
         self.fetched.insert(uri.to_owned(), fresh).await;
+        Ok(Some(keys))
+    }
+
+    /// The keys of `source` for a JWS naming `kid`: inline keys as parsed, fetched keys
+    /// from the cache, fetched again when `kid` is unknown (the signer may have rotated;
+    /// bounded by [`REFETCH_PERIOD`]). `None` when the source has no keys.
+    pub async fn for_source(
+        &self,
+        source: &ClientKeys,
+        kid: Option<&str>,
+    ) -> Result<Option<Arc<VerificationKeys>>, JwksError> {
+        let keys = match source {
+            ClientKeys::None => return Ok(None),
+            ClientKeys::Jwks(set) => self.inline(set)?,
+            ClientKeys::JwksUri(uri) => {
+                let keys = self.fetched(uri).await?;
+                match kid {
+                    Some(kid) if !keys.has_kid(kid) => self.refetch(uri).await?.unwrap_or(keys),
+                    _ => keys,
+                }
+            }
+        };
         Ok(Some(keys))
     }
 

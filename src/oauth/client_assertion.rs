@@ -10,18 +10,15 @@
 //! through one guarded insert shared by every instance. Every failure is
 //! `invalid_client` with a description that names the rule, never the assertion.
 
-use std::sync::Arc;
-
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 use super::clients::{self, KnownClient, LookupError};
 use super::context::OAuthContext;
 use super::error::{ErrorCode, OAuthError};
 use super::metadata::TOKEN_PATH;
-use crate::clock::UnixTime;
-use crate::domain::client::{AuthMethod, ClientKeys};
-use crate::jose::VerificationKeys;
+use crate::clock::{UnixTime, numeric_date};
+use crate::domain::client::AuthMethod;
 
 /// The only `client_assertion_type` (RFC 7523 section 2.2).
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -137,45 +134,16 @@ async fn verify_signature(
     alg: Algorithm,
     kid: Option<&str>,
 ) -> Result<Option<AssertionClaims>, OAuthError> {
-    let unusable = |error: crate::jose::JwksError| {
-        tracing::info!(client_id = %known.client.id, %error, "client keys unusable");
-        rejected("the client's keys cannot be used")
-    };
-    let keys = match &known.client.keys {
-        ClientKeys::Jwks(set) => ctx.key_sets.inline(set).map_err(unusable)?,
-        ClientKeys::JwksUri(uri) => {
-            let keys = ctx.key_sets.fetched(uri).await.map_err(unusable)?;
-            match kid {
-                // A `kid` the cached set lacks: the client may have rotated (CC-9).
-                Some(kid) if !keys.has_kid(kid) => {
-                    match ctx.key_sets.refetch(uri).await.map_err(unusable)? {
-                        Some(fresh) => fresh,
-                        None => keys,
-                    }
-                }
-                _ => keys,
-            }
+    // CC-9: an unknown `kid` refetches a `jwks_uri` (the client may have rotated).
+    let keys = match ctx.key_sets.for_source(&known.client.keys, kid).await {
+        Ok(Some(keys)) => keys,
+        Ok(None) => return Err(rejected("client authentication failed")),
+        Err(error) => {
+            tracing::info!(client_id = %known.client.id, %error, "client keys unusable");
+            return Err(rejected("the client's keys cannot be used"));
         }
-        ClientKeys::None => return Err(rejected("client authentication failed")),
     };
-    Ok(first_verifying(&keys, assertion, alg, kid))
-}
-
-fn first_verifying(
-    keys: &Arc<VerificationKeys>,
-    assertion: &str,
-    alg: Algorithm,
-    kid: Option<&str>,
-) -> Option<AssertionClaims> {
-    let mut validation = Validation::new(alg);
-    // Time and audience are checked below against the injected clock and our issuer.
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    keys.candidates(kid, alg)
-        .find_map(|key: &DecodingKey| jsonwebtoken::decode(assertion, key, &validation).ok())
-        .map(|data| data.claims)
+    Ok(keys.verify(assertion, alg, kid))
 }
 
 /// CC-6, CC-7: issuer, audience, lifetime and `jti`; returns the `jti` and `exp`.
@@ -207,7 +175,7 @@ fn check_claims<'c>(
     }
     let exp = claims
         .exp
-        .map(seconds)
+        .map(numeric_date)
         .ok_or_else(|| rejected("client_assertion has no exp"))?;
     if exp.saturating_add(SKEW) <= now {
         return Err(rejected("client_assertion has expired"));
@@ -215,7 +183,7 @@ fn check_claims<'c>(
     if exp.saturating_sub(now) > MAX_LIFETIME.saturating_add(SKEW) {
         return Err(rejected("client_assertion lives longer than 10 minutes"));
     }
-    if let Some(iat) = claims.iat.map(seconds) {
+    if let Some(iat) = claims.iat.map(numeric_date) {
         if iat > now.saturating_add(SKEW) {
             return Err(rejected("client_assertion iat is in the future"));
         }
@@ -225,7 +193,7 @@ fn check_claims<'c>(
     }
     if claims
         .nbf
-        .map(seconds)
+        .map(numeric_date)
         .is_some_and(|nbf| nbf > now.saturating_add(SKEW))
     {
         return Err(rejected("client_assertion is not valid yet"));
@@ -239,13 +207,4 @@ fn check_claims<'c>(
         return Err(rejected("client_assertion jti is too long"));
     }
     Ok((jti, exp))
-}
-
-/// A NumericDate as whole seconds (fractions dropped; absurd values saturate).
-fn seconds(value: f64) -> UnixTime {
-    if value.is_nan() {
-        return 0;
-    }
-    // `as` saturates at the i64 bounds for floats.
-    value.floor() as i64
 }

@@ -21,6 +21,7 @@ use super::clients::{self, LookupError};
 use super::context::OAuthContext;
 use super::error::{ErrorCode, OAuthError};
 use super::params::OAuthParams;
+use crate::crypto::constant_time_eq;
 use crate::domain::client::{AuthMethod, Client};
 
 /// The challenge sent with a 401.
@@ -157,10 +158,11 @@ pub async fn authenticate(
             Some(secret),
             Some(stored),
         ) => {
-            let now = ctx.now();
+            // One keyed hash, compared in constant time with each active secret's.
+            let presented = ctx.hasher.hash(&secret);
             if stored
-                .secret_hashes_at(now)
-                .any(|hash| ctx.hasher.verify(&secret, hash))
+                .secret_hashes_at(ctx.now())
+                .any(|hash| constant_time_eq(&presented, hash))
             {
                 Ok(known.client)
             } else {

@@ -6,7 +6,8 @@
 //! once, and within what the administrator trusts that IdP with. Assertion problems are
 //! `invalid_grant`; the assertion itself is never logged (XAA-15, XAA-17).
 
-use crate::domain::client::{Client, ClientKeys, ClientType, GrantType};
+use crate::clock::numeric_date;
+use crate::domain::client::{Client, ClientType, GrantType};
 use crate::domain::idp::TrustedIdp;
 use crate::domain::ids::UserId;
 use crate::domain::resource::ResourceUri;
@@ -19,7 +20,7 @@ use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::issue::{self, AccessTokenRequest, TokenResponse};
 use crate::oauth::params::OAuthParams;
 use crate::storage::ExternalIdentity;
-use jsonwebtoken::{Algorithm, Validation};
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 
 /// The JWS `typ` of an ID-JAG (XAA-3).
@@ -127,7 +128,7 @@ pub(super) async fn exchange(
         server: &server,
         scope: &scope,
         grant_id: None,
-        auth_time: claims.auth_time.map(seconds),
+        auth_time: claims.auth_time.map(numeric_date),
         grant_type: GrantType::JwtBearer,
     };
     // XAA-14: a plain token response, no refresh token, no user interaction.
@@ -154,34 +155,15 @@ async fn verify(
             "assertion alg is not allowed for this issuer",
         ));
     }
-    let unusable = |error: crate::jose::JwksError| {
-        tracing::warn!(idp = %idp.id, %error, "trusted IdP keys unusable");
-        invalid_grant("the issuer's keys cannot be used")
-    };
-    let keys = match &idp.keys {
-        ClientKeys::Jwks(set) => ctx.key_sets.inline(set).map_err(unusable)?,
-        ClientKeys::JwksUri(uri) => {
-            let keys = ctx.key_sets.fetched(uri).await.map_err(unusable)?;
-            match kid {
-                Some(kid) if !keys.has_kid(kid) => ctx
-                    .key_sets
-                    .refetch(uri)
-                    .await
-                    .map_err(unusable)?
-                    .unwrap_or(keys),
-                _ => keys,
-            }
+    let keys = match ctx.key_sets.for_source(&idp.keys, kid).await {
+        Ok(Some(keys)) => keys,
+        Ok(None) => return Err(invalid_grant("the issuer has no keys")),
+        Err(error) => {
+            tracing::warn!(idp = %idp.id, %error, "trusted IdP keys unusable");
+            return Err(invalid_grant("the issuer's keys cannot be used"));
         }
-        ClientKeys::None => return Err(invalid_grant("the issuer has no keys")),
     };
-    let mut validation = Validation::new(alg);
-    validation.validate_exp = false;
-    validation.validate_nbf = false;
-    validation.validate_aud = false;
-    validation.required_spec_claims.clear();
-    keys.candidates(kid, alg)
-        .find_map(|key| jsonwebtoken::decode::<IdJagClaims>(assertion, key, &validation).ok())
-        .map(|data| data.claims)
+    keys.verify(assertion, alg, kid)
         .ok_or_else(|| invalid_grant("assertion signature is not valid"))
 }
 
@@ -215,11 +197,11 @@ fn check_claims<'c>(
         .ok_or_else(|| invalid_grant("assertion needs a jti of at most 256 bytes"))?;
     let exp = claims
         .exp
-        .map(seconds)
+        .map(numeric_date)
         .ok_or_else(|| invalid_grant("assertion has no exp"))?;
     let iat = claims
         .iat
-        .map(seconds)
+        .map(numeric_date)
         .ok_or_else(|| invalid_grant("assertion has no iat"))?;
     if exp.saturating_add(SKEW) <= now {
         return Err(invalid_grant("assertion has expired"));
@@ -227,7 +209,7 @@ fn check_claims<'c>(
     if iat > now.saturating_add(SKEW)
         || claims
             .nbf
-            .map(seconds)
+            .map(numeric_date)
             .is_some_and(|nbf| nbf > now.saturating_add(SKEW))
     {
         return Err(invalid_grant("assertion is not valid yet"));
@@ -422,15 +404,6 @@ async fn account_for(
             AccountError::Crypto(error) => error.into(),
             AccountError::Store(error) => error.into(),
         })
-}
-
-/// A NumericDate as whole seconds.
-fn seconds(value: f64) -> i64 {
-    if value.is_nan() {
-        0
-    } else {
-        value.floor() as i64
-    }
 }
 
 #[cfg(test)]
