@@ -78,6 +78,11 @@ pub fn admin_context(
             cimd_allow_hosts: settings.cimd_allow_hosts.clone(),
             cimd_deny_hosts: settings.cimd_deny_hosts.clone(),
             issuer: settings.issuer.clone(),
+            upstream_provider_ids: settings
+                .upstream_providers
+                .iter()
+                .map(|p| p.id.clone())
+                .collect(),
         }),
     }
 }
@@ -99,7 +104,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
     );
     let keyring = KeyRing::load(
         store.clone(),
-        kek,
+        kek.clone(),
         KeyPolicy::from_settings(&settings),
         clock.now(),
     )
@@ -111,6 +116,20 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         clock.clone(),
         hasher.clone(),
         DcrPolicy::from_settings(&settings),
+    ));
+    let key_sets = Arc::new(KeySets::new(outbound.clone(), clock.clone()));
+    let federation = Arc::new(Federation::new(
+        settings.upstream_providers.clone(),
+        FederationServices {
+            http: outbound.clone(),
+            key_sets: Arc::clone(&key_sets),
+            store: store.clone(),
+            state_hasher: federation_state_hasher,
+            clock: clock.clone(),
+            kek,
+            keyring: Arc::clone(&keyring),
+        },
+        settings.issuer.endpoint(CALLBACK_PATH),
     ));
     let oauth = OAuthContext {
         store: store.clone(),
@@ -125,23 +144,13 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
             clock.clone(),
             CimdSettings::from_settings(&settings),
         )),
-        key_sets: Arc::new(KeySets::new(outbound.clone(), clock.clone())),
+        key_sets,
+        federation: Arc::clone(&federation),
     };
     let limits = &settings.raw.sessions;
     let login_guard = Arc::new(LoginGuard::new(
         limits.login_attempts_per_username,
         limits.login_attempts_per_address,
-    ));
-    let federation = Arc::new(Federation::new(
-        settings.upstream_providers.clone(),
-        FederationServices {
-            http: outbound.clone(),
-            key_sets: Arc::clone(&oauth.key_sets),
-            store: store.clone(),
-            state_hasher: federation_state_hasher,
-            clock: clock.clone(),
-        },
-        settings.issuer.endpoint(CALLBACK_PATH),
     ));
     let metadata = Arc::new(MetadataRenderer::new(
         settings.issuer.clone(),
@@ -211,12 +220,17 @@ pub async fn spawn_on(
     let state = build_state(settings, clock).await?;
     let shutdown = CancellationToken::new();
     spawn_key_schedule(&state, shutdown.clone());
+    state
+        .store
+        .spawn_revocation_feed(state.clock.clone(), shutdown.clone());
     let router = crate::web::router(state.clone());
     let stopped = shutdown.clone();
     let task = tokio::spawn(async move {
         axum::serve(
             listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
+            axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+                SocketAddr,
+            >(router),
         )
         .with_graceful_shutdown(async move { stopped.cancelled().await })
         .await

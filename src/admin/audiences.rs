@@ -48,6 +48,9 @@ pub struct NewAudienceBody {
     pub clients: Vec<AudienceClientBody>,
     /// Default true.
     pub enabled: Option<bool>,
+    /// XAA-26: the id of a configured upstream provider that issues this audience's
+    /// ID-JAGs (for users who signed in through it); absent: this server signs them.
+    pub via_provider: Option<String>,
 }
 
 /// Body of `PATCH /admin/api/v1/id-jag-audiences/{audience_id}`.
@@ -70,6 +73,10 @@ pub struct AudiencePatchBody {
     pub clients: Option<Vec<AudienceClientBody>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// Sets the upstream provider; `null`: sign here.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub via_provider: Option<Option<String>>,
 }
 
 /// An audience as the API returns it.
@@ -93,6 +100,8 @@ pub struct AudienceView {
     pub clients: Vec<AudienceClientBody>,
     /// Enabled.
     pub enabled: bool,
+    /// The upstream provider that issues its ID-JAGs, if any.
+    pub via_provider: Option<String>,
     /// Created (Unix seconds).
     pub created_at: i64,
     /// Last change (Unix seconds).
@@ -135,6 +144,7 @@ pub async fn create(
         subject_claim: parse_subject_claim(body.subject_claim.as_deref())?,
         clients: parse_clients(ctx, &body.clients).await?,
         is_enabled: body.enabled.unwrap_or(true),
+        via_provider: check_provider(ctx, body.via_provider)?,
         created_at: now,
         updated_at: now,
     };
@@ -180,6 +190,9 @@ pub async fn update(
     }
     if let Some(clients) = &patch.clients {
         audience.clients = parse_clients(ctx, clients).await?;
+    }
+    if let Some(via) = patch.via_provider {
+        audience.via_provider = check_provider(ctx, via)?;
     }
     audience.is_enabled = patch.enabled.unwrap_or(audience.is_enabled);
     audience.updated_at = ctx.clock.now();
@@ -232,6 +245,17 @@ pub async fn delete(
         .delete_audience(id, &event, ctx.clock.now())
         .await?;
     Ok(())
+}
+
+/// An upstream provider id must name a configured provider.
+fn check_provider(ctx: &AdminContext, raw: Option<String>) -> Result<Option<String>, AdminError> {
+    match raw {
+        Some(id) if !ctx.policy.upstream_provider_ids.contains(&id) => Err(AdminError::invalid(
+            "via_provider",
+            "is not the id of a configured upstream provider ([[federation.providers]])",
+        )),
+        other => Ok(other),
+    }
 }
 
 fn check_words(field: &str, raw: &[String]) -> Result<Vec<String>, AdminError> {
@@ -321,6 +345,7 @@ fn view(audience: IdJagAudience) -> AudienceView {
             })
             .collect(),
         enabled: audience.is_enabled,
+        via_provider: audience.via_provider,
         created_at: audience.created_at,
         updated_at: audience.updated_at,
     }

@@ -50,6 +50,9 @@ pub struct AdminPolicy {
     pub cimd_deny_hosts: Vec<crate::config::HostPattern>,
     /// This server's issuer: never a trusted IdP of itself (XAA-25).
     pub issuer: crate::config::Issuer,
+    /// Ids of the configured upstream providers (an audience may be served through one,
+    /// XAA-26).
+    pub upstream_provider_ids: Vec<String>,
 }
 
 /// Why an admin request failed; the web layer maps each to a status code.

@@ -163,12 +163,31 @@ pub struct UpstreamProvider {
     pub issuer: Issuer,
     /// Our client id there.
     pub client_id: String,
-    /// Our client secret there.
-    pub client_secret: SecretString,
+    /// How we authenticate at its token endpoint.
+    pub client_auth: UpstreamClientAuth,
     /// Scopes asked for, `openid` first.
     pub scopes: Vec<String>,
     /// Accounts for first-time identities.
     pub jit_provisioning: bool,
+}
+
+/// How this server authenticates at an upstream provider's token endpoint.
+#[derive(Clone)]
+pub enum UpstreamClientAuth {
+    /// `client_secret_basic` with this secret.
+    Secret(SecretString),
+    /// `private_key_jwt` signed with this server's current signing key (XAA-26 prefers
+    /// it: no shared secret to leak or rotate by hand).
+    PrivateKeyJwt,
+}
+
+impl std::fmt::Debug for UpstreamClientAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Secret(_) => "client_secret_basic",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        })
+    }
 }
 
 impl Settings {
@@ -515,17 +534,42 @@ fn upstream_providers(raw: &RawSettings) -> Result<Vec<UpstreamProvider>, Config
         if p.client_id.is_empty() {
             return Err(fail("client_id", "is required"));
         }
-        let client_secret = match (&p.client_secret, &p.client_secret_file) {
-            (Some(secret), None) => secret.clone(),
+        let secret = match (&p.client_secret, &p.client_secret_file) {
+            (Some(secret), None) => Some(secret.clone()),
             (None, Some(path)) => {
                 let text = std::fs::read_to_string(path)
                     .map_err(|e| fail("client_secret_file", &format!("cannot be read: {e}")))?;
-                SecretString::from(text.trim().to_owned())
+                Some(SecretString::from(text.trim().to_owned()))
             }
-            _ => {
+            (None, None) => None,
+            (Some(_), Some(_)) => {
                 return Err(fail(
                     "client_secret",
-                    "or client_secret_file is required (one of them)",
+                    "and client_secret_file exclude each other",
+                ));
+            }
+        };
+        let client_auth = match (p.client_auth.as_deref(), secret) {
+            (None | Some("client_secret_basic"), Some(secret)) => {
+                UpstreamClientAuth::Secret(secret)
+            }
+            (Some("private_key_jwt"), None) => UpstreamClientAuth::PrivateKeyJwt,
+            (Some("private_key_jwt"), Some(_)) => {
+                return Err(fail(
+                    "client_secret",
+                    "must be absent with client_auth = \"private_key_jwt\"",
+                ));
+            }
+            (None | Some("client_secret_basic"), None) => {
+                return Err(fail(
+                    "client_secret",
+                    "or client_secret_file is required (or client_auth = \"private_key_jwt\")",
+                ));
+            }
+            (Some(_), _) => {
+                return Err(fail(
+                    "client_auth",
+                    "must be client_secret_basic or private_key_jwt",
                 ));
             }
         };
@@ -543,7 +587,7 @@ fn upstream_providers(raw: &RawSettings) -> Result<Vec<UpstreamProvider>, Config
             name: p.name.clone(),
             issuer,
             client_id: p.client_id.clone(),
-            client_secret,
+            client_auth,
             scopes,
             jit_provisioning: p.jit_provisioning,
         });

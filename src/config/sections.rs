@@ -70,6 +70,11 @@ pub struct UpstreamProviderSection {
     /// Or a file holding it (Docker secrets).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_file: Option<PathBuf>,
+    /// How we authenticate at its token endpoint: `client_secret_basic` (the default
+    /// when a secret is given) or `private_key_jwt`, signed with this server's own
+    /// keys (register our `/jwks.json` there as the client's `jwks_uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_auth: Option<String>,
     /// Scopes asked for; `openid` is always included.
     #[serde(default = "default_upstream_scopes")]
     pub scopes: Vec<String>,

@@ -130,6 +130,9 @@ pub struct IdJagAudience {
     pub clients: Vec<AudienceClient>,
     /// Disabled audiences get nothing.
     pub is_enabled: bool,
+    /// XAA-26: the upstream provider (its configured id) that issues this audience's
+    /// ID-JAGs, for users who signed in through it; `None`: this server signs them.
+    pub via_provider: Option<String>,
     /// Created.
     pub created_at: UnixTime,
     /// Last change.

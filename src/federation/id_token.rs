@@ -34,6 +34,13 @@ pub(super) struct IdTokenClaims {
     pub(super) preferred_username: Option<String>,
 }
 
+impl IdTokenClaims {
+    /// When the token expires (checked present by [`verify`]).
+    pub(super) fn expires_at(&self) -> UnixTime {
+        self.exp.map_or(0, numeric_date)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
 enum Audience {

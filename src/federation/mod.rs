@@ -9,9 +9,15 @@
 //! client, and checks the ID token (signature with the provider's published keys,
 //! `iss`, `aud`, `exp`, `iat`, `nonce`). The user is the local account of (issuer,
 //! `sub`), FED-4; the upstream tokens are dropped at once and never reach an MCP server.
-//! Our own consent screen still follows for the client (FED-1).
+//! FED-1: when the sign-in continues an authorization request, the user approves the
+//! client on our consent page *before* being sent upstream; the callback then answers
+//! the client at once, and records the consent for the user it turned out to be.
+//!
+//! The provider's ID token is kept sealed until it expires, only so that it can be
+//! exchanged at that provider for ID-JAGs on a client's behalf ([`broker`], XAA-26).
 
 pub mod accounts;
+pub mod broker;
 mod discovery;
 mod id_token;
 
@@ -32,10 +38,10 @@ use serde::{Deserialize, Serialize};
 use self::accounts::{AccountError, Provisioning};
 use self::discovery::{Discovered, Discovery};
 use crate::clock::SharedClock;
-use crate::config::UpstreamProvider;
-use crate::crypto::{CryptoError, SecretHasher, random_token};
+use crate::config::{UpstreamClientAuth, UpstreamProvider};
+use crate::crypto::{CryptoError, KeyEncryptionKey, SecretHasher, random_token};
 use crate::domain::ids::UserId;
-use crate::jose::KeySets;
+use crate::jose::{KeyRing, KeySets};
 use crate::net::OutboundClient;
 use crate::storage::{ExternalIdentity, FederationStateRecord, Store, StoreError};
 
@@ -94,6 +100,8 @@ pub struct SignedIn {
     pub user: UserId,
     /// The authorization request to continue, if the sign-in started from one.
     pub request_id: Option<String>,
+    /// FED-1: the user approved that request before going upstream.
+    pub consented: bool,
 }
 
 /// The `id_token` member of an OpenID token response.
@@ -127,6 +135,8 @@ pub struct Federation {
     clock: SharedClock,
     discovery: Discovery,
     redirect_uri: String,
+    kek: KeyEncryptionKey,
+    keyring: Arc<KeyRing>,
 }
 
 impl std::fmt::Debug for Federation {
@@ -150,6 +160,10 @@ pub struct FederationServices {
     pub state_hasher: SecretHasher,
     /// Time.
     pub clock: SharedClock,
+    /// Seals kept upstream ID tokens.
+    pub kek: KeyEncryptionKey,
+    /// Signs our client assertions at providers (`private_key_jwt`).
+    pub keyring: Arc<KeyRing>,
 }
 
 impl Federation {
@@ -168,6 +182,8 @@ impl Federation {
             state_hasher: services.state_hasher,
             clock: services.clock,
             redirect_uri: callback_url,
+            kek: services.kek,
+            keyring: services.keyring,
         }
     }
 
@@ -209,32 +225,41 @@ impl Federation {
         found: &Discovered,
     ) -> Result<UpstreamClient, FederationError> {
         let bad = |what: &str| FederationError::Upstream(format!("invalid {what} URL"));
-        Ok(
-            oauth2::Client::new(ClientId::new(provider.client_id.clone()))
-                .set_client_secret(ClientSecret::new(
-                    provider.client_secret.expose_secret().to_owned(),
-                ))
-                .set_auth_uri(
-                    AuthUrl::new(found.authorization_endpoint.clone())
-                        .map_err(|_| bad("authorization endpoint"))?,
-                )
-                .set_token_uri(
-                    TokenUrl::new(found.token_endpoint.clone())
-                        .map_err(|_| bad("token endpoint"))?,
-                )
-                .set_redirect_uri(
-                    RedirectUrl::new(self.redirect_uri.clone()).map_err(|_| bad("redirect"))?,
-                ),
-        )
+        let client = oauth2::Client::new(ClientId::new(provider.client_id.clone()));
+        // Without a secret the crate sends `client_id` in the body, beside our assertion.
+        let client = match &provider.client_auth {
+            UpstreamClientAuth::Secret(secret) => {
+                client.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()))
+            }
+            UpstreamClientAuth::PrivateKeyJwt => client,
+        };
+        Ok(client
+            .set_auth_uri(
+                AuthUrl::new(found.authorization_endpoint.clone())
+                    .map_err(|_| bad("authorization endpoint"))?,
+            )
+            .set_token_uri(
+                TokenUrl::new(found.token_endpoint.clone()).map_err(|_| bad("token endpoint"))?,
+            )
+            .set_redirect_uri(
+                RedirectUrl::new(self.redirect_uri.clone()).map_err(|_| bad("redirect"))?,
+            ))
     }
 
-    /// Starts a sign-in at `provider_id` for the browser session `session_hash`;
-    /// returns the URL to send the browser to.
+    /// The display name of provider `id`.
+    pub fn provider_name(&self, id: &str) -> Option<&str> {
+        self.provider(id).ok().map(|p| p.name.as_str())
+    }
+
+    /// Starts a sign-in at `provider_id` for the browser session `session_hash`,
+    /// continuing `request_id` if given, which the user approved beforehand when
+    /// `consented` (FED-1); returns the URL to send the browser to.
     pub async fn begin(
         &self,
         provider_id: &str,
         session_hash: &[u8],
         request_id: Option<&str>,
+        consented: bool,
     ) -> Result<String, FederationError> {
         let provider = self.provider(provider_id)?;
         let found = self
@@ -265,6 +290,7 @@ impl Federation {
                 code_verifier: verifier.secret().clone(),
                 created_at: now,
                 expires_at: now.saturating_add(STATE_TTL),
+                consented: consented && request_id.is_some(),
             })
             .await?;
         Ok(url.to_string())
@@ -346,9 +372,17 @@ impl Federation {
             now,
         )
         .await?;
+        self.keep_id_token(user.as_str(), &provider.id, &id_token, claims.expires_at())
+            .await
+            .map_err(|e| match e {
+                broker::BrokerError::Store(e) => FederationError::Store(e),
+                broker::BrokerError::Crypto(e) => FederationError::Crypto(e),
+                other => FederationError::Upstream(other.to_string()),
+            })?;
         Ok(SignedIn {
             user,
             request_id: record.request_id,
+            consented: record.consented,
         })
     }
 
@@ -365,9 +399,18 @@ impl Federation {
             let outbound = self.http.clone();
             async move { outbound.send(request, MAX_TOKEN_RESPONSE_BYTES).await }
         };
-        let response = client
+        let mut exchange = client
             .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(record.code_verifier.clone()))
+            .set_pkce_verifier(PkceCodeVerifier::new(record.code_verifier.clone()));
+        if let UpstreamClientAuth::PrivateKeyJwt = provider.client_auth {
+            let assertion = self
+                .client_assertion(provider, self.clock.now())
+                .map_err(|e| FederationError::Upstream(e.to_string()))?;
+            exchange = exchange
+                .add_extra_param("client_assertion_type", broker::JWT_BEARER_ASSERTION)
+                .add_extra_param("client_assertion", assertion);
+        }
+        let response = exchange
             .request_async(&http)
             .await
             .map_err(|e| FederationError::Upstream(format!("code exchange failed: {e}")))?;

@@ -114,6 +114,38 @@ pub async fn next_step(
             .await
             .map(NextStep::Redirect);
     }
+    Ok(NextStep::Consent(prompt(
+        request,
+        &parts,
+        &ask,
+        &consented,
+        client_changed,
+    )))
+}
+
+/// FED-1: the consent prompt for a request whose user is not known yet, shown before
+/// sending the browser to an upstream provider; everything is asked. `None` when the
+/// request carries a deferred error (it is delivered after sign-in, as usual).
+pub async fn prompt_before_sign_in(
+    ctx: &OAuthContext,
+    request: &AuthorizationRequestRecord,
+) -> Result<Option<ConsentPrompt>, ConsentError> {
+    if request.error_code.is_some() {
+        return Ok(None);
+    }
+    let parts = RequestParts::load(ctx, request).await?;
+    let none = ScopeSet::default();
+    Ok(Some(prompt(request, &parts, &parts.scope, &none, false)))
+}
+
+/// What the page shows for `request`: `ask` to decide now, `consented` from before.
+fn prompt(
+    request: &AuthorizationRequestRecord,
+    parts: &RequestParts,
+    ask: &ScopeSet,
+    consented: &ScopeSet,
+    client_changed: bool,
+) -> ConsentPrompt {
     let scopes = parts
         .server
         .scopes
@@ -123,14 +155,14 @@ pub async fn next_step(
         .collect();
     let already_granted = parts
         .scope
-        .intersection(&consented)
+        .intersection(consented)
         .iter()
         .map(ToString::to_string)
         .collect();
     // CIMD-22, CIMD-26: judged on the redirect URI pinned to this request, not on a
     // document fetched since.
     let is_loopback_only = is_loopback_uri(&request.redirect_uri);
-    Ok(NextStep::Consent(ConsentPrompt {
+    ConsentPrompt {
         request_id: request.request_id.clone(),
         // CIMD-22: the name the request was validated with, not a later document's.
         client_name: request
@@ -148,10 +180,10 @@ pub async fn next_step(
         server_resource: parts.server.resource.to_string(),
         scopes,
         already_granted,
-        is_unverified: !is_verified,
+        is_unverified: parts.client.source != ClientSource::Registered,
         is_loopback_only,
         client_changed,
-    }))
+    }
 }
 
 /// Whether a stored redirect URI is an http loopback one (SEC-2).

@@ -63,6 +63,8 @@ pub struct OAuthContext {
     pub cimd: Arc<CimdResolver>,
     /// Clients' public keys for `private_key_jwt` (CC-9).
     pub key_sets: Arc<KeySets>,
+    /// Upstream providers: ID-JAGs brokered from them (XAA-26).
+    pub federation: Arc<crate::federation::Federation>,
 }
 
 impl OAuthContext {

@@ -56,7 +56,9 @@ pub async fn revoke(
     }
     if let Some(claims) = verify_access_token(ctx, token, now) {
         if claims.client_id == caller.id.as_str() {
-            ctx.store.deny_access_token(&claims.jti, claims.exp).await?;
+            ctx.store
+                .deny_access_token(&claims.jti, claims.exp, now)
+                .await?;
         } else {
             foreign(ctx, caller, &claims.jti, now).await?;
         }

@@ -19,19 +19,21 @@ struct AudienceRow {
     scope: Option<String>,
     subject_claim: String,
     is_enabled: bool,
+    via_provider: Option<String>,
     created_at: i64,
     updated_at: i64,
 }
 
 const AUDIENCE_COLUMNS: &str = "audience_id, issuer, name, aliases, resources, scope, \
-    subject_claim, is_enabled, created_at, updated_at";
+    subject_claim, is_enabled, via_provider, created_at, updated_at";
 const INSERT_AUDIENCE: &str = "\
 INSERT INTO id_jag_audiences (audience_id, issuer, name, aliases, resources, scope, \
-    subject_claim, is_enabled, created_at, updated_at) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    subject_claim, is_enabled, via_provider, created_at, updated_at) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 const UPDATE_AUDIENCE: &str = "\
 UPDATE id_jag_audiences SET issuer = $2, name = $3, aliases = $4, resources = $5, scope = $6, \
-    subject_claim = $7, is_enabled = $8, updated_at = $9 WHERE audience_id = $1";
+    subject_claim = $7, is_enabled = $8, via_provider = $9, updated_at = $10 \
+    WHERE audience_id = $1";
 const DELETE_AUDIENCE: &str = "DELETE FROM id_jag_audiences WHERE audience_id = $1";
 const INSERT_AUDIENCE_CLIENT: &str = "INSERT INTO id_jag_audience_clients \
     (audience_id, client_id, client_id_at_audience) VALUES ($1, $2, $3)";
@@ -71,6 +73,7 @@ impl Store {
                 .bind(audience.scope.as_ref().map(ToString::to_string))
                 .bind(audience.subject_claim.as_str())
                 .bind(audience.is_enabled)
+                .bind(&audience.via_provider)
                 .bind(audience.created_at)
                 .bind(audience.updated_at)
                 .execute(&mut *tx)
@@ -97,6 +100,7 @@ impl Store {
                 .bind(audience.scope.as_ref().map(ToString::to_string))
                 .bind(audience.subject_claim.as_str())
                 .bind(audience.is_enabled)
+                .bind(&audience.via_provider)
                 .bind(audience.updated_at)
                 .execute(&mut *tx)
                 .await?;
@@ -210,6 +214,7 @@ impl Store {
                 })
                 .collect(),
             is_enabled: row.is_enabled,
+            via_provider: row.via_provider,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

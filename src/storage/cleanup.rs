@@ -7,7 +7,7 @@ use crate::clock::UnixTime;
 const GRACE: i64 = 24 * 3600;
 
 /// Each statement with whether it keeps rows for [`GRACE`] past expiry.
-const STATEMENTS: [(&str, bool); 8] = [
+const STATEMENTS: [(&str, bool); 9] = [
     ("DELETE FROM sessions WHERE expires_at <= $1", false),
     (
         "DELETE FROM authorization_requests WHERE expires_at <= $1",
@@ -29,6 +29,10 @@ const STATEMENTS: [(&str, bool); 8] = [
     ("DELETE FROM id_jag_jtis WHERE expires_at <= $1", false),
     (
         "DELETE FROM federation_states WHERE expires_at <= $1",
+        false,
+    ),
+    (
+        "DELETE FROM upstream_id_tokens WHERE expires_at <= $1",
         false,
     ),
 ];

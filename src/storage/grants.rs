@@ -3,7 +3,7 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError, with_pool, with_tx};
+use super::{Backend, Store, StoreError, revoked, with_pool, with_tx};
 use crate::clock::UnixTime;
 
 /// A grant: what a user allowed a client at one MCP server.
@@ -163,25 +163,47 @@ impl Store {
         Ok(rotated)
     }
 
-    /// Puts a JWT access token's `jti` on the deny-list until it would expire anyway.
+    /// Puts a JWT access token's `jti` on the deny-list until it would expire anyway;
+    /// on PostgreSQL every instance hears of it on commit (see `revoked`).
     pub async fn deny_access_token(
         &self,
         jti: &str,
         expires_at: UnixTime,
+        now: UnixTime,
     ) -> Result<(), StoreError> {
-        with_pool!(self, |pool| {
-            sqlx::query(DENY_JTI)
-                .bind(jti)
-                .bind(expires_at)
-                .execute(pool)
-                .await
-                .map(|_| ())
-        })?;
+        match &self.backend {
+            Backend::Sqlite(pool) => {
+                sqlx::query(DENY_JTI)
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(pool)
+                    .await?;
+            }
+            Backend::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query(DENY_JTI)
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(revoked::ANNOUNCE)
+                    .bind(revoked::CHANNEL)
+                    .bind(revoked::payload(jti, expires_at))
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+            }
+        }
+        self.revoked.insert(jti, expires_at, now);
         Ok(())
     }
 
-    /// Whether a `jti` was revoked.
+    /// Whether a `jti` was revoked: from the in-memory mirror while it is in sync,
+    /// otherwise from the table.
     pub async fn is_access_token_denied(&self, jti: &str) -> Result<bool, StoreError> {
+        if let Some(denied) = self.revoked.lookup(jti) {
+            return Ok(denied);
+        }
         let row: Option<(String,)> = with_pool!(self, |pool| {
             sqlx::query_as(FIND_DENIED_JTI)
                 .bind(jti)

@@ -21,6 +21,7 @@ mod idps;
 mod initial_access_tokens;
 mod keys;
 mod postgres;
+mod revoked;
 mod servers;
 mod sessions;
 mod sqlite;
@@ -144,6 +145,7 @@ pub(crate) enum Backend {
 pub struct Store {
     backend: Backend,
     cache: std::sync::Arc<cache::RegistryCache>,
+    revoked: std::sync::Arc<revoked::RevokedMirror>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of whichever backend is live.
@@ -207,6 +209,7 @@ impl Store {
         Ok(Self {
             backend,
             cache: std::sync::Arc::new(cache::RegistryCache::new(options.registry_cache_ttl)),
+            revoked: std::sync::Arc::default(),
         })
     }
 

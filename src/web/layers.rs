@@ -3,12 +3,15 @@
 
 use std::time::Duration;
 
+use std::convert::Infallible;
+
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use tower::ServiceBuilder;
+use tower::{Service, ServiceBuilder};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
@@ -60,13 +63,19 @@ pub(super) fn csp_allowing_form_targets(targets: &[&str]) -> Option<HeaderValue>
     HeaderValue::from_str(&csp).ok()
 }
 
+/// Our CORS answers never depend on the request's `Origin` or preflight headers (any
+/// origin, fixed lists), so they need no `Vary`. (The default list is also a vector
+/// cloned with the layer on every request.)
+const NO_VARY: [HeaderName; 0] = [];
+
 /// CORS for discovery documents: any origin may read them (META-4).
 pub(super) fn discovery(router: Router<AppState>) -> Router<AppState> {
     router.layer(
         CorsLayer::new()
             .allow_origin(Any)
             .allow_methods([Method::GET])
-            .max_age(Duration::from_secs(3600)),
+            .max_age(Duration::from_secs(3600))
+            .vary(NO_VARY),
     )
 }
 
@@ -77,7 +86,8 @@ pub(super) fn protocol(router: Router<AppState>) -> Router<AppState> {
             .allow_origin(Any)
             .allow_methods([Method::POST])
             .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-            .max_age(Duration::from_secs(3600)),
+            .max_age(Duration::from_secs(3600))
+            .vary(NO_VARY),
     )
 }
 
@@ -95,23 +105,32 @@ pub(super) fn bounded(router: Router<AppState>, settings: &Settings) -> Router<A
 }
 
 /// Layers every response passes through, outermost first: request id, trace span,
-/// metrics, security headers ([`bounded`] adds the timeout and body limit per router).
-pub(super) fn global(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
+/// security headers; then, inside the router, metrics by route template ([`bounded`]
+/// adds the timeout and body limit per router).
+///
+/// They wrap the finished router as one service rather than going through
+/// `Router::layer`, which would clone each layer's state for every request (axum
+/// clones the matched route's whole stack per call); this way they are cloned once per
+/// connection. Metrics stay inside: only routing knows the matched route template.
+pub(super) fn global(
+    router: Router,
+    settings: &Settings,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static
++ use<> {
     let https = settings.issuer.as_str().starts_with("https://");
     let hsts = https.then(|| HeaderValue::from_static("max-age=31536000"));
-    let headers = middleware::map_response(move |response: Response| {
-        let hsts = hsts.clone();
-        async move { security_headers(response, hsts) }
-    });
-    router
-        .layer(headers)
-        .layer(middleware::from_fn(record_metrics))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
-                .layer(TraceLayer::new_for_http().make_span_with(request_span))
-                .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
-        )
+    let router = router.layer(middleware::from_fn(record_metrics));
+    ServiceBuilder::new()
+        .map_response(|response: axum::http::Response<_>| response.map(Body::new))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
+        .layer(TraceLayer::new_for_http().make_span_with(request_span))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .map_response(move |response: Response| security_headers(response, hsts.clone()))
+        .service(router)
 }
 
 /// Request ids: a random per-process prefix and a counter. Unique across instances

@@ -12,15 +12,27 @@ mod responses;
 mod session;
 mod well_known;
 
+use std::convert::Infallible;
+
 use axum::Router;
+use axum::extract::Request;
+use axum::response::Response;
 use axum::routing::{get, post};
+use tower::Service;
 
 use crate::oauth::metadata::JWKS_PATH;
 use crate::oauth::register::REGISTER_PATH;
 use crate::state::AppState;
 
-/// The whole router: well-known documents, operations, admin API, pages.
-pub fn router(state: AppState) -> Router {
+/// The whole application: well-known documents, operations, admin API, pages, behind
+/// the global layers.
+pub fn router(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
++ Clone
++ Send
++ Sync
++ 'static {
     let issuer = &state.settings.issuer;
     let metadata_path = issuer.well_known_path("oauth-authorization-server");
     let openid_inserted = issuer.well_known_path("openid-configuration");
@@ -103,5 +115,6 @@ pub fn router(state: AppState) -> Router {
             layers::bounded(admin::api::router(), settings),
         )
         .fallback(responses::not_found);
-    layers::global(app, &state.settings).with_state(state)
+    let settings = state.settings.clone();
+    layers::global(app.with_state(state), &settings)
 }

@@ -7,6 +7,10 @@
 //! authorization servers, resources and scopes, and how client and user are named
 //! there. Nothing is stored: the ID-JAG lives a few minutes and is single use at the
 //! receiving side.
+//!
+//! An audience served `via_provider` gets its ID-JAGs from that upstream IdP instead
+//! (XAA-26): the same checks run here, then the user's kept upstream ID token is
+//! exchanged there and the answer handed on (`crate::federation::broker`).
 
 use serde::Serialize;
 
@@ -15,6 +19,7 @@ use crate::domain::client::{Client, ClientType};
 use crate::domain::idp::{IdJagAudience, SubjectClaim};
 use crate::domain::ids::UserId;
 use crate::domain::scope::ScopeSet;
+use crate::federation::broker::{BrokerError, BrokerRequest};
 use crate::oauth::client_assertion::SKEW;
 use crate::oauth::context::OAuthContext;
 use crate::oauth::error::{ErrorCode, OAuthError};
@@ -107,6 +112,17 @@ pub(super) async fn exchange(
         .ok_or_else(|| {
             OAuthError::with_description(ErrorCode::InvalidGrant, "the user is unknown or disabled")
         })?;
+    if let Some(provider_id) = &audience.via_provider {
+        let asked = (!scope.is_empty()).then(|| scope.to_string());
+        let request = BrokerRequest {
+            provider_id,
+            user_id: user.user.id.as_str(),
+            audience: &audience.issuer,
+            resource,
+            scope: asked.as_deref(),
+        };
+        return brokered(ctx, client, &request, &scope).await;
+    }
     let sub = match audience.subject_claim {
         SubjectClaim::UserId => user.user.id.as_str(),
         SubjectClaim::Username => user.user.username.as_str(),
@@ -132,6 +148,48 @@ pub(super) async fn exchange(
         token_type: "N_A", // XAA-23: not a token the client can use itself
         expires_in: ttl,
         scope: scope.to_string(),
+        refresh_token: None,
+        id_token: None,
+    })
+}
+
+/// XAA-26: the upstream IdP's ID-JAG for `request`, passed on unchanged.
+async fn brokered(
+    ctx: &OAuthContext,
+    client: &Client,
+    request: &BrokerRequest<'_>,
+    scope: &ScopeSet,
+) -> Result<TokenResponse, OAuthError> {
+    let brokered = ctx
+        .federation
+        .broker_id_jag(request)
+        .await
+        .map_err(|error| match error {
+            BrokerError::NoUpstreamSignIn => OAuthError::with_description(
+                ErrorCode::InvalidGrant,
+                "the user's sign-in through the upstream IdP has expired; sign in again",
+            ),
+            BrokerError::Refused(reason) => OAuthError::with_description(
+                ErrorCode::InvalidGrant,
+                format!("the upstream IdP refused: {reason}"),
+            ),
+            BrokerError::Upstream(detail) => {
+                tracing::warn!(%detail, provider = request.provider_id, "ID-JAG brokering failed");
+                OAuthError::with_description(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the upstream IdP could not be reached or gave no ID-JAG",
+                )
+            }
+            BrokerError::Crypto(error) => OAuthError::server_error(error),
+            BrokerError::Store(error) => error.into(),
+        })?;
+    tracing::info!(client_id = %client.id, provider = request.provider_id, "brokered an ID-JAG");
+    Ok(TokenResponse {
+        access_token: brokered.id_jag,
+        issued_token_type: Some(ID_JAG_TOKEN_TYPE),
+        token_type: "N_A",
+        expires_in: brokered.expires_in,
+        scope: brokered.scope.unwrap_or_else(|| scope.to_string()),
         refresh_token: None,
         id_token: None,
     })

@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::login::login_url;
-use super::{PageChrome, PageError, PageForm, allow_redirect_to, render};
+use super::{PageChrome, PageError, PageForm, allow_form_targets, allow_redirect_to, render};
 use crate::domain::ids::UserId;
 use crate::oauth::consent::{self, ConsentError, ConsentPrompt, NextStep};
 use crate::session::Session;
@@ -30,13 +30,17 @@ struct ConsentPage<'a> {
     is_unverified: bool,
     is_loopback_only: bool,
     client_changed: bool,
-    username: &'a str,
+    /// The signed-in user; `None` before an upstream sign-in (FED-1).
+    username: Option<&'a str>,
+    /// FED-1: (provider id, name) when approving leads to that provider's sign-in.
+    upstream: Option<(&'a str, &'a str)>,
 }
 
-/// `?request=`
+/// `?request=` and, before an upstream sign-in, `&provider=` (FED-1).
 #[derive(Debug, Deserialize)]
 pub(crate) struct ConsentQuery {
     request: String,
+    provider: Option<String>,
 }
 
 /// The consent form.
@@ -64,8 +68,13 @@ pub(crate) async fn get(
     Query(query): Query<ConsentQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let Some((session, user, auth_time)) = signed_in(session) else {
-        return see_other(&login_url(&state, &query.request));
+    let Some((session, user, auth_time)) = signed_in(session.clone()) else {
+        return match (session, query.provider.as_deref()) {
+            (Some(session), Some(provider)) => {
+                before_upstream(&state, &session, &query.request, provider, &headers).await
+            }
+            _ => see_other(&login_url(&state, &query.request)),
+        };
     };
     let request = match state
         .store
@@ -83,6 +92,47 @@ pub(crate) async fn get(
             allow_redirect_to(page, Some(&request.redirect_uri))
         }
         Err(error) => consent_error(&state, &headers, &error),
+    }
+}
+
+/// FED-1: the decision for a user not known yet, asked before sending them to the
+/// upstream provider; the form posts to the provider sign-in.
+async fn before_upstream(
+    state: &AppState,
+    session: &Session,
+    request_id: &str,
+    provider: &str,
+    headers: &HeaderMap,
+) -> Response {
+    let Some(provider_name) = state.federation.provider_name(provider) else {
+        return see_other(&login_url(state, request_id));
+    };
+    let request = match state
+        .store
+        .find_open_authorization_request(request_id, state.clock.now())
+        .await
+    {
+        Ok(Some(request)) => request,
+        Ok(None) => return PageError::expired().render(state, headers),
+        Err(error) => return PageError::internal(&error).render(state, headers),
+    };
+    match consent::prompt_before_sign_in(&state.oauth, &request).await {
+        Ok(Some(prompt)) => {
+            let page = render_prompt(
+                state,
+                session,
+                &prompt,
+                None,
+                Some((provider, provider_name)),
+            );
+            let mut targets = vec![request.redirect_uri.clone()];
+            targets.extend(state.federation.authorization_origins().await);
+            let targets: Vec<&str> = targets.iter().map(String::as_str).collect();
+            allow_form_targets(page, &targets)
+        }
+        // A deferred error goes to the client after sign-in: nothing to decide here.
+        Ok(None) => see_other(&login_url(state, request_id)),
+        Err(error) => consent_error(state, headers, &error),
     }
 }
 
@@ -120,6 +170,18 @@ async fn show(
         Ok(Some(record)) => record.user.username.as_str().to_owned(),
         _ => user.to_string(),
     };
+    render_prompt(state, session, prompt, Some(&username), None)
+}
+
+/// The consent page for `prompt`, for the signed-in `username`, or (FED-1) before a
+/// sign-in at `upstream` (provider id, name).
+pub(super) fn render_prompt(
+    state: &AppState,
+    session: &Session,
+    prompt: &ConsentPrompt,
+    username: Option<&str>,
+    upstream: Option<(&str, &str)>,
+) -> Response {
     let page = ConsentPage {
         chrome: PageChrome::new(state, state.sessions.csrf_token(session)),
         request_id: &prompt.request_id,
@@ -133,7 +195,8 @@ async fn show(
         is_unverified: prompt.is_unverified,
         is_loopback_only: prompt.is_loopback_only,
         client_changed: prompt.client_changed,
-        username: &username,
+        username,
+        upstream,
     };
     render(StatusCode::OK, &page)
 }

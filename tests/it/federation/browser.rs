@@ -1,6 +1,6 @@
 //! The federated sign-in as a person goes through it in Chromium: B's sign-in page with
-//! the provider button next to the local form, A's sign-in and consent pages, back to
-//! B's consent page, and the answer at the client.
+//! the provider button next to the local form, B's consent page (FED-1: before going
+//! upstream), A's sign-in and consent pages, and the answer at the client.
 //!
 //! SQLite only, like the other browser tests: the HTTP-level tests in this module run
 //! the same flow on both databases. Chromium cannot be given the test CA without a
@@ -9,12 +9,13 @@
 
 use reqwest::StatusCode;
 
-use super::{BUTTON, Federated};
+use super::{BUTTON, Federated, PROVIDER_NAME};
 use crate::browser::{Browser, Callback};
 use crate::harness::Backend;
 use crate::harness::flow::{PASSWORD, RESOURCE, USERNAME, authorize_path, jwt_payload, param};
 
 const SCREENSHOT: &str = "/tmp/mcp-authz-federated-login.png";
+const CONSENT_SCREENSHOT: &str = "/tmp/mcp-authz-federated-consent.png";
 
 /// Asserts the browser arrives on the page at `base` + `path`.
 async fn assert_on(browser: &Browser, base: &str, path: &str) {
@@ -48,6 +49,17 @@ async fn fed_1_chromium_signs_in_through_the_provider() {
     );
 
     browser.submit(BUTTON).await;
+    // FED-1: B asks first, naming the provider the user will sign in with.
+    assert_on(&browser, &fed.b.base, "/consent").await;
+    let text = browser.text().await;
+    assert!(text.contains("Desktop app"), "{text}");
+    assert!(!text.contains("Signed in as"), "{text}");
+    let allow = format!("Allow and sign in with {PROVIDER_NAME}");
+    assert_eq!(browser.buttons().await, [allow.as_str(), "Deny"]);
+    browser
+        .screenshot(std::path::Path::new(CONSENT_SCREENSHOT))
+        .await;
+    browser.submit(&allow).await;
     assert_on(&browser, &fed.issuer_a(), "/login").await;
     browser.fill("Username", USERNAME).await;
     browser.fill("Password", PASSWORD).await;
@@ -56,10 +68,7 @@ async fn fed_1_chromium_signs_in_through_the_provider() {
     assert!(browser.text().await.contains("Server B"));
     browser.submit("Allow").await;
 
-    // Back at B, signed in: B's own consent for its client (FED-1).
-    assert_on(&browser, &fed.b.base, "/consent").await;
-    assert!(browser.text().await.contains("Desktop app"));
-    browser.submit("Allow").await;
+    // Back at B, signed in and already approved: straight to the client.
     let answer = browser
         .wait_for_url(&format!("{}?", callback.redirect_uri))
         .await;

@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 
-use mcp_authz::config::Settings;
+use mcp_authz::config::{Settings, UpstreamClientAuth};
 use secrecy::ExposeSecret as _;
 
 const SERVER: &str = "[server]\nissuer = \"https://as.example\"\n";
@@ -43,7 +43,10 @@ fn fed_3_provider_config_is_accepted_with_openid_first() {
     };
     assert_eq!(corp.id, "corp");
     assert_eq!(corp.issuer.as_str(), "https://idp.example");
-    assert_eq!(corp.client_secret.expose_secret(), "s3cret");
+    let UpstreamClientAuth::Secret(secret) = &corp.client_auth else {
+        panic!("a secret means client_secret_basic: {:?}", corp.client_auth);
+    };
+    assert_eq!(secret.expose_secret(), "s3cret");
     assert_eq!(corp.scopes, ["openid", "email"]);
     assert!(!corp.jit_provisioning, "provisioning is off by default");
 }
@@ -78,10 +81,10 @@ fn fed_3_provider_needs_exactly_one_client_secret() {
     assert_refused(&[provider(&format!("{GOOD}\n{path}"))], "[0].client_secret");
 
     let from_file = load(&[provider(&format!("{without}\n{path}"))]).unwrap();
-    let secret = from_file.upstream_providers[0]
-        .client_secret
-        .expose_secret();
-    assert_eq!(secret, "from-file");
+    let UpstreamClientAuth::Secret(secret) = &from_file.upstream_providers[0].client_auth else {
+        panic!("a secret file means client_secret_basic");
+    };
+    assert_eq!(secret.expose_secret(), "from-file");
 
     let missing = "client_secret_file = \"/nonexistent/mcp-authz-secret\"";
     assert_refused(
@@ -94,6 +97,40 @@ fn fed_3_provider_needs_exactly_one_client_secret() {
         )],
         "[0].client_id",
     );
+}
+
+/// XAA-26: `private_key_jwt` at the provider needs no secret, and refuses one.
+#[test]
+fn xaa_26_provider_may_authenticate_with_our_keys() {
+    let without = GOOD.replace("client_secret = \"s3cret\"", "");
+    let keys = load(&[provider(&format!(
+        "{without}\nclient_auth = \"private_key_jwt\""
+    ))])
+    .unwrap();
+    assert!(matches!(
+        keys.upstream_providers[0].client_auth,
+        UpstreamClientAuth::PrivateKeyJwt
+    ));
+    assert_refused(
+        &[provider(&format!(
+            "{GOOD}\nclient_auth = \"private_key_jwt\""
+        ))],
+        "[0].client_secret",
+    );
+    assert_refused(
+        &[provider(&format!(
+            "{GOOD}\nclient_auth = \"client_secret_jwt\""
+        ))],
+        "[0].client_auth",
+    );
+    let explicit = load(&[provider(&format!(
+        "{GOOD}\nclient_auth = \"client_secret_basic\""
+    ))])
+    .unwrap();
+    assert!(matches!(
+        explicit.upstream_providers[0].client_auth,
+        UpstreamClientAuth::Secret(_)
+    ));
 }
 
 #[test]

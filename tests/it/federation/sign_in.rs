@@ -1,13 +1,14 @@
 //! The whole federated sign-in (FED-1, FED-2, FED-4): B's sign-in page offers the
-//! provider, A signs the user in, B maps (issuer, sub) to its own user, asks its own
-//! consent, and issues its own tokens.
+//! provider, B asks its own consent first, A signs the user in, B maps (issuer, sub) to
+//! its own user and issues its own tokens.
 
+use reqwest::header::CONTENT_SECURITY_POLICY;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use super::{
-    Agent, Federated, assert_error_page, assert_signed_in_at_b, assert_signed_out_at_b, at,
-    at_provider, b_login_page, callback_url, choose_provider, redirect,
+    Agent, Federated, PROVIDER_ID, PROVIDER_NAME, assert_error_page, assert_signed_in_at_b,
+    assert_signed_out_at_b, at, at_provider, b_login_page, callback_url, choose_provider, redirect,
 };
 use crate::both_backends;
 use crate::harness::Backend;
@@ -15,10 +16,10 @@ use crate::harness::flow::{
     DESKTOP_REDIRECT, RESOURCE, authorize_path, hidden, jwt_payload, param,
 };
 
-/// Runs the federated sign-in for B's desktop client with `agent`, approving at A and at
-/// B (whose consent page must be shown when `must_ask_consent`); returns the `sub` of the
-/// access token B issues.
-async fn federated_sub(fed: &Federated, agent: &mut Agent, must_ask_consent: bool) -> String {
+/// Runs the federated sign-in for B's desktop client with `agent`: B's consent first
+/// (FED-1, before anything goes upstream), then A's sign-in and consent, then straight
+/// back to the client; returns the `sub` of the access token B issues.
+async fn federated_sub(fed: &Federated, agent: &mut Agent) -> String {
     let b = &fed.b;
     let path = authorize_path(
         &fed.fixture.desktop,
@@ -29,14 +30,47 @@ async fn federated_sub(fed: &Federated, agent: &mut Agent, must_ask_consent: boo
     let login = redirect(&started, &at(&b.base, &path));
     let request = param(&login, "request").unwrap();
 
-    let (html, csp) = b_login_page(agent, b, Some(&request)).await;
+    let (html, _) = b_login_page(agent, b, Some(&request)).await;
     // The local form stays next to the provider button.
     assert!(html.contains("name=\"password\""), "{html}");
-    // The 303 upstream is allowed by the page's form-action.
-    assert!(csp.contains(&fed.issuer_a()), "form-action lacks A: {csp}");
 
+    // FED-1: the button leads to B's consent page, not yet upstream.
     let chosen = choose_provider(agent, b, &html).await;
-    let upstream = redirect(&chosen, &at(&b.base, "/login/federated"));
+    let consent = redirect(&chosen, &at(&b.base, "/login/federated"));
+    assert_eq!(consent.path(), "/consent", "{consent}");
+    assert_eq!(param(&consent, "request"), Some(request.clone()));
+    assert_eq!(param(&consent, "provider").as_deref(), Some(PROVIDER_ID));
+    let page = agent.get(&consent).await;
+    assert_eq!(page.status(), StatusCode::OK, "B's consent page");
+    let csp = page.headers()[CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    // The 303 upstream (allow) and to the client (deny) are allowed by form-action.
+    assert!(csp.contains(&fed.issuer_a()), "form-action lacks A: {csp}");
+    assert!(
+        csp.contains("http://127.0.0.1"),
+        "form-action lacks the client: {csp}"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Desktop app"), "{html}");
+    assert!(
+        html.contains(&format!("Allow and sign in with {PROVIDER_NAME}")),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Signed in as"),
+        "nobody is signed in yet: {html}"
+    );
+    let csrf = hidden(&html, "csrf_token");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("provider", PROVIDER_ID),
+        ("request", request.as_str()),
+        ("decision", "allow"),
+    ];
+    let decided = agent.post(&at(&b.base, "/login/federated"), &form).await;
+    let upstream = redirect(&decided, &at(&b.base, "/login/federated"));
     assert!(upstream.as_str().starts_with(&fed.issuer_a()), "{upstream}");
     // FED-2: code flow with PKCE S256, a nonce and a state; our client id at A.
     assert_eq!(param(&upstream, "response_type").as_deref(), Some("code"));
@@ -56,28 +90,8 @@ async fn federated_sub(fed: &Federated, agent: &mut Agent, must_ask_consent: boo
     let callback = at_provider(agent, fed, upstream, "allow").await;
     assert_eq!(param(&callback, "iss"), Some(fed.issuer_a()));
     let answered = agent.get(&callback).await;
-    let next = redirect(&answered, &callback);
-    // FED-1: B's own consent for its client follows the upstream sign-in.
-    assert_eq!(next.path(), "/consent", "{next}");
-    assert_eq!(param(&next, "request"), Some(request.clone()));
-    let page = agent.get(&next).await;
-    if must_ask_consent {
-        assert_eq!(page.status(), StatusCode::OK, "B's consent page");
-    }
-    let done = if page.status() == StatusCode::OK {
-        let html = page.text().await.unwrap();
-        assert!(html.contains("Desktop app"), "{html}");
-        let csrf = hidden(&html, "csrf_token");
-        let form = [
-            ("csrf_token", csrf.as_str()),
-            ("request", request.as_str()),
-            ("decision", "allow"),
-        ];
-        let decided = agent.post(&at(&b.base, "/consent"), &form).await;
-        redirect(&decided, &at(&b.base, "/consent"))
-    } else {
-        redirect(&page, &next)
-    };
+    // Approved before going upstream: the callback answers the client at once.
+    let done = returning_target(answered).await;
     assert!(done.as_str().starts_with(DESKTOP_REDIRECT), "{done}");
     let code = param(&done, "code").unwrap_or_else(|| panic!("no code in {done}"));
     let (status, _, tokens) = b.redeem_desktop(&fed.fixture, &code).await;
@@ -90,7 +104,7 @@ async fn federated_sub(fed: &Federated, agent: &mut Agent, must_ask_consent: boo
 async fn fed_4_upstream_sign_in_maps_to_one_local_user(backend: Backend) {
     let fed = Federated::start(backend, true).await;
     let mut agent = fed.agent();
-    let sub = federated_sub(&fed, &mut agent, true).await;
+    let sub = federated_sub(&fed, &mut agent).await;
     // FED-4: B's user, not A's subject (upstream identifiers and tokens stay upstream).
     assert!(sub.starts_with("usr_"), "{sub}");
     assert_ne!(sub, fed.a_user);
@@ -114,7 +128,7 @@ async fn fed_4_upstream_sign_in_maps_to_one_local_user(backend: Backend) {
     // The same upstream user again, from a fresh browser: the same local user, no new
     // account.
     let mut again = fed.agent();
-    assert_eq!(federated_sub(&fed, &mut again, false).await, sub);
+    assert_eq!(federated_sub(&fed, &mut again).await, sub);
     let users = fed
         .b
         .admin_ok(Method::GET, "/admin/api/v1/users", None, StatusCode::OK)
@@ -159,3 +173,69 @@ async fn fed_2_sign_in_without_a_pending_request_lands_home(backend: Backend) {
 }
 
 both_backends!(backend: fed_2_sign_in_without_a_pending_request_lands_home);
+
+/// The client URL of B's "returning" page (a fresh navigation, not a 303: see
+/// `web::pages::federation::returning`), from its refresh and its link, which agree.
+async fn returning_target(response: reqwest::Response) -> url::Url {
+    assert_eq!(response.status(), StatusCode::OK, "the returning page");
+    let html = response.text().await.unwrap();
+    let unescape = |s: &str| s.replace("&amp;", "&").replace("&#x2f;", "/");
+    let between = |start: &str, end: char| {
+        let from = html
+            .find(start)
+            .unwrap_or_else(|| panic!("no {start} in {html}"))
+            + start.len();
+        unescape(&html[from..from + html[from..].find(end).unwrap()])
+    };
+    let refresh = between("http-equiv=\"refresh\" content=\"0; url=", '"');
+    let link = between("<a href=\"", '"');
+    assert_eq!(refresh, link);
+    url::Url::parse(&refresh).unwrap()
+}
+
+/// FED-1: denied on B's consent page, the request ends with `access_denied` at the
+/// client and nothing is sent upstream.
+async fn fed_1_denial_before_upstream_answers_the_client(backend: Backend) {
+    let fed = Federated::start(backend, true).await;
+    let mut agent = fed.agent();
+    let b = &fed.b;
+    let path = authorize_path(
+        &fed.fixture.desktop,
+        DESKTOP_REDIRECT,
+        &[("resource", RESOURCE)],
+    );
+    let started = agent.get(&at(&b.base, &path)).await;
+    let request = param(&redirect(&started, &at(&b.base, &path)), "request").unwrap();
+    let (html, _) = b_login_page(&mut agent, b, Some(&request)).await;
+    let chosen = choose_provider(&mut agent, b, &html).await;
+    let consent = redirect(&chosen, &at(&b.base, "/login/federated"));
+    let page = agent.get(&consent).await;
+    assert_eq!(page.status(), StatusCode::OK, "{consent}");
+    let html = page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("provider", PROVIDER_ID),
+        ("request", request.as_str()),
+        ("decision", "deny"),
+    ];
+    let decided = agent.post(&at(&b.base, "/login/federated"), &form).await;
+    let answer = redirect(&decided, &at(&b.base, "/login/federated"));
+    assert!(answer.as_str().starts_with(DESKTOP_REDIRECT), "{answer}");
+    assert_eq!(param(&answer, "error").as_deref(), Some("access_denied"));
+    assert_eq!(param(&answer, "state").as_deref(), Some("st-123"));
+    // The request is answered: allowing it now is refused, and nothing went upstream.
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("provider", PROVIDER_ID),
+        ("request", request.as_str()),
+        ("decision", "allow"),
+    ];
+    let late = agent.post(&at(&b.base, "/login/federated"), &form).await;
+    assert_eq!(late.status(), StatusCode::BAD_REQUEST);
+    let html = late.text().await.unwrap();
+    assert!(html.contains("This request has expired"), "{html}");
+    fed.finish().await;
+}
+
+both_backends!(backend: fed_1_denial_before_upstream_answers_the_client);
