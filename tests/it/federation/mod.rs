@@ -3,6 +3,7 @@
 //! the server under test ("B") listens on `http://127.0.0.1:PORT` and trusts the proxy's
 //! test CA. A user agent with one cookie jar per origin follows every 303 by hand.
 
+mod broker;
 mod browser;
 mod config;
 mod id_token;
@@ -46,10 +47,20 @@ impl Federated {
     /// Starts A behind the proxy (one MCP server, user `alice`, a confidential client
     /// whose redirect URI is B's callback), then B with A as provider [`PROVIDER_ID`].
     pub(super) async fn start(backend: Backend, jit_provisioning: bool) -> Self {
+        Self::start_with(backend, jit_provisioning, "", "").await
+    }
+
+    /// [`Federated::start`] with extra configuration for A and for B.
+    pub(super) async fn start_with(
+        backend: Backend,
+        jit_provisioning: bool,
+        a_toml: &str,
+        b_toml: &str,
+    ) -> Self {
         let mut proxy = TlsProxy::bind().await;
         let a_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a_port = a_listener.local_addr().unwrap().port();
-        let a = TestApp::spawn_on(backend, a_listener, Some(&proxy.issuer()), "").await;
+        let a = TestApp::spawn_on(backend, a_listener, Some(&proxy.issuer()), a_toml).await;
         proxy.forward_to(a_port);
         a.create_server(RESOURCE, &["tools:read"], &["tools:read"])
             .await;
@@ -68,14 +79,14 @@ impl Federated {
             .create_client(json!({
                 "client_name": "Server B",
                 "redirect_uris": [format!("http://127.0.0.1:{b_port}/login/callback")],
-                "grant_types": ["authorization_code"],
+                "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"],
             }))
             .await;
         let client_id = client["client_id"].as_str().unwrap().to_owned();
         let toml = format!(
             "[[federation.providers]]\nid = \"{PROVIDER_ID}\"\nname = \"{PROVIDER_NAME}\"\n\
              issuer = \"{issuer}\"\nclient_id = \"{client_id}\"\nclient_secret = \"{secret}\"\n\
-             jit_provisioning = {jit_provisioning}\n{outbound}",
+             jit_provisioning = {jit_provisioning}\n{outbound}\n{b_toml}",
             issuer = proxy.issuer(),
             secret = client["client_secret"].as_str().unwrap(),
             outbound = proxy.outbound_toml(""),
