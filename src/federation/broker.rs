@@ -17,19 +17,15 @@ use url::form_urlencoded;
 use super::{Federation, UpstreamProvider};
 use crate::config::UpstreamClientAuth;
 use crate::crypto::{CryptoError, random_id};
+use crate::domain::client::GrantType;
+pub(super) use crate::oauth::client_assertion::ASSERTION_TYPE as JWT_BEARER_ASSERTION;
+use crate::oauth::grants::token_exchange::{
+    ID_JAG_TOKEN_TYPE as ID_JAG, ID_TOKEN_TOKEN_TYPE as ID_TOKEN,
+};
 use crate::storage::StoreError;
 
 /// Seal purpose of kept upstream ID tokens.
 pub(super) const SEAL_PURPOSE: &str = "upstream id token";
-/// The token-exchange grant type (RFC 8693).
-const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
-/// `requested_token_type` / `issued_token_type` of an ID-JAG.
-const ID_JAG: &str = "urn:ietf:params:oauth:token-type:id-jag";
-/// `subject_token_type` of an ID token.
-const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
-/// RFC 7523 client assertion type.
-pub(super) const JWT_BEARER_ASSERTION: &str =
-    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 /// Lifetime of our client assertion at the provider.
 const ASSERTION_TTL: i64 = 60;
 /// Largest answer accepted from the provider.
@@ -148,7 +144,7 @@ impl Federation {
             .await
             .map_err(BrokerError::Upstream)?;
         let mut form = vec![
-            ("grant_type", TOKEN_EXCHANGE.to_owned()),
+            ("grant_type", GrantType::TokenExchange.as_str().to_owned()),
             ("requested_token_type", ID_JAG.to_owned()),
             ("audience", request.audience.to_owned()),
             ("subject_token", id_token),
