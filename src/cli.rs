@@ -97,6 +97,10 @@ enum UsersCommand {
         /// Read the password from the first line of standard input.
         #[arg(long)]
         password_stdin: bool,
+        /// The person's verified email address (links external identities by email
+        /// where an IdP's policy allows it).
+        #[arg(long)]
+        email: Option<String>,
     },
 }
 
@@ -175,8 +179,9 @@ async fn run(command: Command, settings: Settings) -> CliResult {
                 UsersCommand::Create {
                     username,
                     password_stdin,
+                    email,
                 },
-        } => create_user(settings, clock, username, password_stdin).await,
+        } => create_user(settings, clock, username, password_stdin, email).await,
         Command::Health => health(&settings).await,
         Command::Config { .. } => Ok(()),
     }
@@ -256,6 +261,7 @@ async fn create_user(
     clock: SharedClock,
     username: String,
     password_stdin: bool,
+    email: Option<String>,
 ) -> CliResult {
     let ctx = admin_context(&settings, clock).await?;
     let (password, generated) = if password_stdin {
@@ -268,6 +274,7 @@ async fn create_user(
     let body = admin::users::NewUserBody {
         username,
         password: SecretString::from(password.clone()),
+        email,
         enabled: Some(true),
     };
     let user = admin::users::create(&ctx, &Actor::Cli, body).await?;

@@ -54,6 +54,9 @@ pub struct NewIdpBody {
     pub allow_public_clients: Option<bool>,
     /// Create an account for an unknown subject on first use (XAA-13). Default false.
     pub jit_provisioning: Option<bool>,
+    /// Link an unknown subject to the account whose recorded email equals the ID-JAG's
+    /// `email` claim (XAA-13). Default false.
+    pub link_verified_email: Option<bool>,
     /// Default true.
     pub enabled: Option<bool>,
 }
@@ -89,6 +92,8 @@ pub struct IdpPatchBody {
     pub allow_public_clients: Option<bool>,
     /// Just-in-time accounts or not.
     pub jit_provisioning: Option<bool>,
+    /// Verified-email linking or not.
+    pub link_verified_email: Option<bool>,
     /// Enable or disable.
     pub enabled: Option<bool>,
 }
@@ -123,6 +128,8 @@ pub struct IdpView {
     pub allow_public_clients: bool,
     /// Just-in-time accounts.
     pub jit_provisioning: bool,
+    /// Verified-email linking.
+    pub link_verified_email: bool,
     /// Enabled.
     pub enabled: bool,
     /// Created (Unix seconds).
@@ -165,6 +172,7 @@ pub async fn create(
         clients: parse_clients(ctx, &body.clients).await?,
         allow_public_clients: body.allow_public_clients.unwrap_or(false),
         jit_provisioning: body.jit_provisioning.unwrap_or(false),
+        link_verified_email: body.link_verified_email.unwrap_or(false),
         is_enabled: body.enabled.unwrap_or(true),
         created_at: now,
         updated_at: now,
@@ -209,6 +217,7 @@ pub async fn update(
         .allow_public_clients
         .unwrap_or(idp.allow_public_clients);
     idp.jit_provisioning = patch.jit_provisioning.unwrap_or(idp.jit_provisioning);
+    idp.link_verified_email = patch.link_verified_email.unwrap_or(idp.link_verified_email);
     idp.is_enabled = patch.enabled.unwrap_or(idp.is_enabled);
     idp.updated_at = ctx.clock.now();
     let detail = json!({ "enabled": idp.is_enabled });
@@ -386,6 +395,7 @@ async fn view(ctx: &AdminContext, idp: TrustedIdp) -> Result<IdpView, AdminError
             .collect(),
         allow_public_clients: idp.allow_public_clients,
         jit_provisioning: idp.jit_provisioning,
+        link_verified_email: idp.link_verified_email,
         enabled: idp.is_enabled,
         created_at: idp.created_at,
         updated_at: idp.updated_at,

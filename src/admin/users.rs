@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Actor, AdminContext, AdminError, ListQuery};
+use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
 use crate::audit;
 use crate::domain::ids::UserId;
-use crate::domain::user::{User, Username, check_password};
+use crate::domain::user::{Email, User, Username, check_password};
 use crate::session::password::hash_password;
 
 /// Body of `POST /admin/api/v1/users`.
@@ -21,6 +21,10 @@ pub struct NewUserBody {
     /// 8 to 1024 characters; stored as an argon2id hash.
     #[schema(value_type = String, example = "correct horse battery staple")]
     pub password: SecretString,
+    /// The person's address, as you have verified it: an external identity whose IdP
+    /// vouches for the same address can be linked to this account (XAA-13).
+    #[schema(example = "alice@example.com")]
+    pub email: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
 }
@@ -34,6 +38,10 @@ pub struct UserPatchBody {
     /// New password.
     #[schema(value_type = Option<String>)]
     pub password: Option<SecretString>,
+    /// New address; `null` removes it.
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
 }
@@ -45,6 +53,8 @@ pub struct UserView {
     pub user_id: String,
     /// Sign-in name.
     pub username: String,
+    /// Recorded address (lower-cased).
+    pub email: Option<String>,
     /// Whether the user may sign in.
     pub enabled: bool,
     /// Creation time (Unix seconds).
@@ -58,6 +68,7 @@ impl From<User> for UserView {
         Self {
             user_id: user.id.to_string(),
             username: user.username.as_str().to_owned(),
+            email: user.email.map(|e| e.as_str().to_owned()),
             enabled: user.is_enabled,
             created_at: user.created_at,
             updated_at: user.updated_at,
@@ -82,21 +93,26 @@ pub async fn create(
 ) -> Result<UserView, AdminError> {
     let username =
         Username::parse(&body.username).map_err(|e| AdminError::invalid("username", e))?;
+    let email = parse_email(body.email.as_deref())?;
     let hash = hashed(body.password).await?;
     let now = ctx.clock.now();
     let user = User {
         id: UserId::generate()?,
         username,
+        email,
         is_enabled: body.enabled.unwrap_or(true),
         created_at: now,
         updated_at: now,
     };
-    let detail = json!({ "username": user.username.as_str() });
+    let detail = json!({
+        "username": user.username.as_str(),
+        "email": user.email.as_ref().map(Email::as_str),
+    });
     let event = audit::event(actor, "user.created", "user", user.id.as_str(), detail);
     ctx.store
         .insert_user(&user, Some(&hash), &event)
         .await
-        .map_err(username_conflict)?;
+        .map_err(unique_conflict)?;
     Ok(user.into())
 }
 
@@ -116,18 +132,26 @@ pub async fn update(
     if let Some(raw) = &patch.username {
         user.username = Username::parse(raw).map_err(|e| AdminError::invalid("username", e))?;
     }
+    if let Some(email) = &patch.email {
+        user.email = parse_email(email.as_deref())?;
+    }
     let new_hash = match patch.password {
         Some(password) => Some(hashed(password).await?),
         None => None,
     };
     user.is_enabled = patch.enabled.unwrap_or(user.is_enabled);
     user.updated_at = ctx.clock.now();
-    let detail = json!({ "password_changed": new_hash.is_some(), "enabled": user.is_enabled });
+    let detail = json!({
+        "username": user.username.as_str(),
+        "email": user.email.as_ref().map(Email::as_str),
+        "password_changed": new_hash.is_some(),
+        "enabled": user.is_enabled,
+    });
     let event = audit::event(actor, "user.updated", "user", id.as_str(), detail);
     ctx.store
         .update_user(&user, new_hash.as_deref(), &event)
         .await
-        .map_err(username_conflict)?;
+        .map_err(unique_conflict)?;
     Ok(user.into())
 }
 
@@ -161,11 +185,22 @@ async fn hashed(password: SecretString) -> Result<String, AdminError> {
         .map_err(|e| AdminError::Internal(Box::new(e)))
 }
 
-fn username_conflict(err: crate::storage::StoreError) -> AdminError {
+fn parse_email(raw: Option<&str>) -> Result<Option<Email>, AdminError> {
+    raw.map(Email::parse)
+        .transpose()
+        .map_err(|e| AdminError::invalid("email", e))
+}
+
+fn unique_conflict(err: crate::storage::StoreError) -> AdminError {
+    let message = |what: &str| format!("a user with this {what} already exists");
     match AdminError::from(err) {
         AdminError::Conflict { field, .. } if field == "username" => AdminError::Conflict {
+            message: message("username"),
             field,
-            message: "a user with this username already exists".to_owned(),
+        },
+        AdminError::Conflict { field, .. } if field == "email" => AdminError::Conflict {
+            message: message("email"),
+            field,
         },
         other => other,
     }

@@ -169,6 +169,8 @@ pub struct UpstreamProvider {
     pub scopes: Vec<String>,
     /// Accounts for first-time identities.
     pub jit_provisioning: bool,
+    /// Link first-time identities to accounts by verified email (XAA-13).
+    pub link_verified_email: bool,
 }
 
 /// How this server authenticates at an upstream provider's token endpoint.
@@ -590,6 +592,7 @@ fn upstream_providers(raw: &RawSettings) -> Result<Vec<UpstreamProvider>, Config
             client_auth,
             scopes,
             jit_provisioning: p.jit_provisioning,
+            link_verified_email: p.link_verified_email,
         });
     }
     Ok(providers)

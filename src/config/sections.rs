@@ -81,6 +81,10 @@ pub struct UpstreamProviderSection {
     /// Create an account for a first-time identity (FED-4, off by default).
     #[serde(default)]
     pub jit_provisioning: bool,
+    /// Link a first-time identity to the account whose recorded email equals the ID
+    /// token's `email`, when the provider marks it `email_verified` (off by default).
+    #[serde(default)]
+    pub link_verified_email: bool,
 }
 
 fn default_upstream_scopes() -> Vec<String> {

@@ -45,6 +45,10 @@ pub struct TrustedIdp {
     pub allow_public_clients: bool,
     /// Unknown subjects get an account on first use (XAA-13); off by default.
     pub jit_provisioning: bool,
+    /// An unknown subject whose `email` claim equals an account's recorded address is
+    /// linked to that account (XAA-13); off by default. The IdP is trusted to have
+    /// verified the address: an `email_verified: false` claim still refuses the link.
+    pub link_verified_email: bool,
     /// Disabled IdPs are not trusted at all.
     pub is_enabled: bool,
     /// Created.

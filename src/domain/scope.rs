@@ -19,6 +19,11 @@ pub const OFFLINE_ACCESS: &str = "offline_access";
 /// [`OFFLINE_ACCESS`] it is the AS's own, never a resource scope.
 pub const OPENID: &str = "openid";
 
+/// The OpenID Connect `email` scope: beside [`OPENID`] it asks for the account's address
+/// in the ID token. Without `openid` it is an ordinary scope token, so an MCP server
+/// may still define its own `email` scope for plain OAuth requests.
+pub const EMAIL: &str = "email";
+
 /// Longest scope token accepted, in bytes (PD, SEC-14: inputs are bounded).
 pub const MAX_SCOPE_TOKEN_LEN: usize = 128;
 
@@ -180,11 +185,19 @@ impl ScopeSet {
         self.0.iter().any(|token| token.as_str() == OPENID)
     }
 
-    /// The resource scopes: the set without the AS's own [`OFFLINE_ACCESS`] and [`OPENID`].
+    /// Whether `openid` and `email` were both asked for: the ID token carries the address.
+    pub fn has_openid_email(&self) -> bool {
+        self.has_openid() && self.0.iter().any(|token| token.as_str() == EMAIL)
+    }
+
+    /// The resource scopes: the set without the AS's own [`OFFLINE_ACCESS`] and [`OPENID`]
+    /// (and [`EMAIL`] when it comes with `openid`).
     pub fn resource_scopes(&self) -> ScopeSet {
+        let openid = self.has_openid();
         self.0
             .iter()
             .filter(|token| !token.is_offline_access() && token.as_str() != OPENID)
+            .filter(|token| !(openid && token.as_str() == EMAIL))
             .cloned()
             .collect()
     }
@@ -284,6 +297,16 @@ mod tests {
             token: token.to_owned(),
             character,
         }
+    }
+
+    #[test]
+    fn email_is_an_openid_scope_only_beside_openid() {
+        let oidc = set("openid email files:read");
+        assert!(oidc.has_openid_email());
+        assert_eq!(oidc.resource_scopes(), set("files:read"));
+        let plain = set("email files:read");
+        assert!(!plain.has_openid_email());
+        assert_eq!(plain.resource_scopes(), set("email files:read"));
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub enum UserInputError {
     /// Password outside the length bounds.
     #[error("must be 8 to 1024 characters")]
     BadPassword,
+    /// Not an address of the form `local@domain`.
+    #[error("must be an email address like name@example.com (at most 254 characters)")]
+    BadEmail,
 }
 
 impl Username {
@@ -44,6 +47,48 @@ impl Username {
     }
 }
 
+/// An email address the operator recorded for an account. Only such addresses link an
+/// external identity to an existing account (XAA-13), so the operator vouches for them:
+/// an address is never taken from a sign-in. Stored lower-cased, so that linking does
+/// not depend on how an IdP spells the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Parses an address: one `@` with something on both sides, a dot-free or dotted
+    /// domain, no whitespace or control characters, at most 254 bytes (RFC 5321).
+    pub fn parse(raw: &str) -> Result<Self, UserInputError> {
+        let Some((local, domain)) = raw.rsplit_once('@') else {
+            return Err(UserInputError::BadEmail);
+        };
+        let printable = |c: char| !c.is_whitespace() && !c.is_control();
+        let valid = raw.len() <= 254
+            && !local.is_empty()
+            && local.len() <= 64
+            && !domain.is_empty()
+            && !domain.starts_with('.')
+            && !domain.ends_with('.')
+            && !domain.contains('@')
+            && raw.chars().all(printable);
+        if valid {
+            Ok(Self(raw.to_lowercase()))
+        } else {
+            Err(UserInputError::BadEmail)
+        }
+    }
+
+    /// Wraps an address read from storage.
+    pub fn from_stored(raw: String) -> Self {
+        Self(raw)
+    }
+
+    /// The address as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Checks a new password's length; strength beyond that is the operator's policy.
 pub fn check_password(password: &str) -> Result<(), UserInputError> {
     if (8..=1024).contains(&password.chars().count()) {
@@ -60,6 +105,8 @@ pub struct User {
     pub id: UserId,
     /// Sign-in name.
     pub username: Username,
+    /// The address the operator recorded, if any: what verified-email linking matches.
+    pub email: Option<Email>,
     /// Disabled users cannot sign in and their tokens stop introspecting active.
     pub is_enabled: bool,
     /// When created.
@@ -71,6 +118,26 @@ pub struct User {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn emails_are_lowercased_and_need_both_parts() {
+        assert_eq!(
+            Email::parse("Alice@Corp.Example").unwrap().as_str(),
+            "alice@corp.example"
+        );
+        for bad in [
+            "",
+            "alice",
+            "@corp.example",
+            "alice@",
+            "a b@corp",
+            "alice@.corp",
+            "alice@corp.",
+        ] {
+            assert_eq!(Email::parse(bad), Err(UserInputError::BadEmail), "{bad:?}");
+        }
+        assert!(Email::parse(&format!("{}@corp.example", "a".repeat(65))).is_err());
+    }
 
     #[test]
     fn usernames_are_lowercased_and_restricted() {

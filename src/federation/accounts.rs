@@ -1,7 +1,8 @@
 //! Local accounts of external identities (XAA-13, FED-4): an identity is (issuer,
 //! tenant, subject) and maps to exactly one local user; it is never merged with
-//! another issuer's. Unknown identities get an account only where the operator
-//! allowed just-in-time provisioning.
+//! another issuer's. An unknown identity is linked to an existing account only through
+//! a verified email the operator recorded for that account, and gets a new account only
+//! through just-in-time provisioning, each where the operator enabled it for the source.
 
 use serde_json::json;
 
@@ -9,7 +10,7 @@ use crate::audit::{self, Actor};
 use crate::clock::UnixTime;
 use crate::crypto::{CryptoError, random_bytes};
 use crate::domain::ids::UserId;
-use crate::domain::user::{User, Username};
+use crate::domain::user::{Email, User, Username};
 use crate::storage::{ExternalIdentity, Store, StoreError};
 
 /// Why no usable account was found.
@@ -36,6 +37,9 @@ pub struct Provisioning<'a> {
     pub enabled: bool,
     /// The username to try first (an email or preferred username), if valid and free.
     pub preferred_username: Option<&'a str>,
+    /// A verified address to link by, present only when the source's policy allows
+    /// verified-email linking and the source vouched for the address.
+    pub linkable_email: Option<&'a str>,
     /// For the audit event: which IdP or provider.
     pub source: &'a str,
 }
@@ -50,8 +54,66 @@ pub async fn account_for(
     match store.find_identity_user(identity, now).await? {
         Some((user, true)) => Ok(user),
         Some((_, false)) => Err(AccountError::Disabled),
-        None if provisioning.enabled => provision(store, identity, provisioning, now).await,
-        None => Err(AccountError::NotLinked),
+        None => {
+            if let Some(user) = link_by_email(store, identity, provisioning, now).await? {
+                return Ok(user);
+            }
+            if provisioning.enabled {
+                provision(store, identity, provisioning, now).await
+            } else {
+                Err(AccountError::NotLinked)
+            }
+        }
+    }
+}
+
+/// Verified-email linking (XAA-13): the account whose recorded address equals the
+/// identity's, if it has no identity from this issuer yet. A disabled match refuses
+/// the sign-in rather than falling through to a fresh account.
+async fn link_by_email(
+    store: &Store,
+    identity: &ExternalIdentity<'_>,
+    provisioning: Provisioning<'_>,
+    now: UnixTime,
+) -> Result<Option<UserId>, AccountError> {
+    let Some(email) = provisioning
+        .linkable_email
+        .and_then(|raw| Email::parse(raw).ok())
+    else {
+        return Ok(None);
+    };
+    let Some(record) = store.find_user_by_email(&email).await? else {
+        return Ok(None);
+    };
+    if !record.user.is_enabled {
+        return Err(AccountError::Disabled);
+    }
+    let detail = json!({
+        "source": provisioning.source,
+        "issuer": identity.issuer,
+        "email": email.as_str(),
+    });
+    let event = audit::event(
+        &Actor::System,
+        "user.identity_linked",
+        "user",
+        record.user.id.as_str(),
+        detail,
+    );
+    match store
+        .link_identity(identity, &record.user.id, &event, now)
+        .await
+    {
+        Ok(true) => Ok(Some(record.user.id)),
+        // The account already speaks for another subject of this issuer: not a match.
+        Ok(false) => Ok(None),
+        // Another request linked this identity first: use what it linked.
+        Err(StoreError::Conflict { .. }) => match store.find_identity_user(identity, now).await? {
+            Some((user, true)) => Ok(Some(user)),
+            Some((_, false)) => Err(AccountError::Disabled),
+            None => Ok(None),
+        },
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -71,6 +133,7 @@ async fn provision(
         let user = User {
             id: UserId::generate()?,
             username,
+            email: None,
             is_enabled: true,
             created_at: now,
             updated_at: now,

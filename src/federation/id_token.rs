@@ -31,10 +31,19 @@ pub(super) struct IdTokenClaims {
     iat: Option<f64>,
     nonce: Option<String>,
     pub(super) email: Option<String>,
+    email_verified: Option<serde_json::Value>,
     pub(super) preferred_username: Option<String>,
 }
 
 impl IdTokenClaims {
+    /// The `email` claim when the provider marks it verified (`true` or `"true"`).
+    pub(super) fn verified_email(&self) -> Option<&str> {
+        let verified = self.email_verified.as_ref().is_some_and(|value| {
+            value == &serde_json::Value::Bool(true) || value.as_str() == Some("true")
+        });
+        self.email.as_deref().filter(|_| verified)
+    }
+
     /// When the token expires (checked present by [`verify`]).
     pub(super) fn expires_at(&self) -> UnixTime {
         self.exp.map_or(0, numeric_date)

@@ -367,6 +367,9 @@ impl Federation {
             Provisioning {
                 enabled: provider.jit_provisioning,
                 preferred_username: preferred,
+                linkable_email: claims
+                    .verified_email()
+                    .filter(|_| provider.link_verified_email),
                 source: &provider.id,
             },
             now,

@@ -138,6 +138,7 @@ pub async fn validate(
     let now = ctx.now();
     Ok(AuthorizationRequestRecord {
         openid: selection.openid,
+        openid_email: selection.openid_email,
         nonce,
         request_id: random_id("req_").map_err(|e| AuthorizeError::NoRedirect(e.into()))?,
         client_id: client.id.to_string(),
@@ -167,6 +168,7 @@ pub fn deferred_error(
     let now = ctx.now();
     Ok(AuthorizationRequestRecord {
         openid: false,
+        openid_email: false,
         nonce: None,
         request_id: random_id("req_")?,
         client_id: target.client_id.to_string(),

@@ -295,6 +295,7 @@ pub async fn approve(
         consumed_at: None,
         client_fingerprint: request.client_fingerprint.clone(),
         openid: request.openid,
+        openid_email: request.openid_email,
         nonce: request.nonce.clone(),
     };
     let consent = ConsentRecord {

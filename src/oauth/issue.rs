@@ -11,6 +11,7 @@ use crate::crypto::{random_bytes, random_token};
 use crate::domain::client::GrantType;
 use crate::domain::scope::ScopeSet;
 use crate::domain::server::McpServer;
+use crate::domain::user::Email;
 use crate::storage::RefreshTokenRecord;
 use crate::telemetry::names;
 
@@ -159,6 +160,12 @@ pub struct IdTokenClaims {
     /// The request's nonce.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub nonce: Option<String>,
+    /// The account's recorded address, for `openid email` requests only.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email: Option<String>,
+    /// Always `true` beside `email`: the operator recorded the address.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email_verified: Option<bool>,
 }
 
 /// Signs an ID token for `user` at `client`, living as long as an access token.
@@ -168,6 +175,7 @@ pub fn id_token(
     client: &str,
     auth_time: UnixTime,
     nonce: Option<String>,
+    email: Option<&Email>,
     now: UnixTime,
 ) -> Result<String, OAuthError> {
     let claims = IdTokenClaims {
@@ -178,6 +186,8 @@ pub fn id_token(
         iat: now,
         auth_time,
         nonce,
+        email: email.map(|e| e.as_str().to_owned()),
+        email_verified: email.map(|_| true),
     };
     Ok(ctx.keyring.sign(ID_TOKEN_TYP, &claims, now)?)
 }

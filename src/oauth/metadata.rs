@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::client_assertion::SIGNING_ALGORITHMS;
 use crate::config::Issuer;
 use crate::domain::client::GrantType;
-use crate::domain::scope::{OFFLINE_ACCESS, OPENID, ScopeSet};
+use crate::domain::scope::{EMAIL, OFFLINE_ACCESS, OPENID, ScopeSet};
 use crate::domain::server::McpServer;
 
 /// Path of the JWKS document under the issuer.
@@ -108,6 +108,9 @@ pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> V
     scopes_supported.push(OFFLINE_ACCESS.to_owned()); // SCOPE-7: an AS-level scope
     if features.id_token_signing_alg.is_some() {
         scopes_supported.push(OPENID.to_owned());
+        if !scopes.iter().any(|token| token.as_str() == EMAIL) {
+            scopes_supported.push(EMAIL.to_owned());
+        }
     }
     let resources: Vec<&str> = enabled.iter().map(|s| s.resource.as_str()).collect();
     let signing_algs: Vec<String> = SIGNING_ALGORITHMS
@@ -161,6 +164,20 @@ pub fn document(issuer: &Issuer, servers: &[McpServer], features: Features) -> V
         object.insert(
             "id_token_signing_alg_values_supported".to_owned(),
             json!([alg]),
+        );
+        object.insert(
+            "claims_supported".to_owned(),
+            json!([
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "email",
+                "email_verified"
+            ]),
         );
     }
     if features.token_exchange {

@@ -20,6 +20,8 @@ pub struct Selection {
     pub refresh: bool,
     /// Whether `openid` was asked for: an ID token comes with the tokens.
     pub openid: bool,
+    /// Whether `openid email` was asked for: the ID token carries the address.
+    pub openid_email: bool,
 }
 
 fn invalid_target(description: &str) -> OAuthError {
@@ -67,6 +69,7 @@ pub async fn select(
         scope: granted,
         refresh: client.allows_grant(GrantType::RefreshToken),
         openid: requested.has_openid(),
+        openid_email: requested.has_openid_email(),
     })
 }
 

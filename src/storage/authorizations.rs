@@ -46,6 +46,8 @@ pub struct AuthorizationRequestRecord {
     pub openid: bool,
     /// The OpenID `nonce`, echoed in the ID token.
     pub nonce: Option<String>,
+    /// The request asked for `openid email`: the ID token carries the address.
+    pub openid_email: bool,
 }
 
 /// An authorization code as stored (the code itself only as a keyed hash, TOK-8).
@@ -85,6 +87,8 @@ pub struct CodeRecord {
     pub openid: bool,
     /// The OpenID `nonce` to echo.
     pub nonce: Option<String>,
+    /// Whether the ID token carries the account's address.
+    pub openid_email: bool,
 }
 
 /// Consent to remember with an approval.
@@ -114,12 +118,12 @@ pub struct StoredConsent {
 
 const REQUEST_COLUMNS: &str = "request_id, client_id, redirect_uri, redirect_uri_sent, state, \
     code_challenge, server_id, scope, offline_access, error_code, error_description, created_at, \
-    expires_at, completed_at, client_name, client_fingerprint, openid, nonce";
+    expires_at, completed_at, client_name, client_fingerprint, openid, nonce, openid_email";
 const INSERT_REQUEST: &str = "\
 INSERT INTO authorization_requests (request_id, client_id, redirect_uri, redirect_uri_sent, \
     state, code_challenge, server_id, scope, offline_access, error_code, error_description, \
-    created_at, expires_at, client_name, client_fingerprint, openid, nonce) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
+    created_at, expires_at, client_name, client_fingerprint, openid, nonce, openid_email) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
 const COMPLETE_REQUEST: &str = "\
 UPDATE authorization_requests SET completed_at = $2 \
  WHERE request_id = $1 AND completed_at IS NULL AND expires_at > $2";
@@ -132,12 +136,12 @@ const FIND_CONSENT: &str = "SELECT scope, client_fingerprint FROM consents \
  WHERE user_id = $1 AND client_id = $2 AND server_id = $3";
 const CODE_COLUMNS: &str = "code_hash, grant_id, client_id, user_id, server_id, redirect_uri, \
     redirect_uri_sent, code_challenge, scope, offline_access, auth_time, created_at, expires_at, \
-    consumed_at, client_fingerprint, openid, nonce";
+    consumed_at, client_fingerprint, openid, nonce, openid_email";
 const INSERT_CODE: &str = "\
 INSERT INTO authorization_codes (code_hash, grant_id, client_id, user_id, server_id, \
     redirect_uri, redirect_uri_sent, code_challenge, scope, offline_access, auth_time, \
-    created_at, expires_at, client_fingerprint, openid, nonce) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)";
+    created_at, expires_at, client_fingerprint, openid, nonce, openid_email) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)";
 
 impl Store {
     /// Stores a pending authorization request.
@@ -164,6 +168,7 @@ impl Store {
                 .bind(&r.client_fingerprint)
                 .bind(r.openid)
                 .bind(&r.nonce)
+                .bind(r.openid_email)
                 .execute(pool)
                 .await
                 .map(|_| ())
@@ -253,6 +258,7 @@ impl Store {
                 .bind(&code.client_fingerprint)
                 .bind(code.openid)
                 .bind(&code.nonce)
+                .bind(code.openid_email)
                 .execute(&mut *tx)
                 .await?;
             true

@@ -25,21 +25,25 @@ struct IdpRow {
     allows_all_servers: bool,
     allow_public_clients: bool,
     jit_provisioning: bool,
+    link_verified_email: bool,
     is_enabled: bool,
     created_at: i64,
     updated_at: i64,
 }
 
 const IDP_COLUMNS: &str = "idp_id, issuer, name, jwks, jwks_uri, algorithms, tenant, scope, \
-    allows_all_servers, allow_public_clients, jit_provisioning, is_enabled, created_at, updated_at";
+    allows_all_servers, allow_public_clients, jit_provisioning, is_enabled, created_at, updated_at, \
+    link_verified_email";
 const INSERT_IDP: &str = "\
 INSERT INTO trusted_idps (idp_id, issuer, name, jwks, jwks_uri, algorithms, tenant, scope, \
-    allows_all_servers, allow_public_clients, jit_provisioning, is_enabled, created_at, updated_at) \
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)";
+    allows_all_servers, allow_public_clients, jit_provisioning, is_enabled, created_at, updated_at, \
+    link_verified_email) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)";
 const UPDATE_IDP: &str = "\
 UPDATE trusted_idps SET issuer = $2, name = $3, jwks = $4, jwks_uri = $5, algorithms = $6, \
     tenant = $7, scope = $8, allows_all_servers = $9, allow_public_clients = $10, \
-    jit_provisioning = $11, is_enabled = $12, updated_at = $13 WHERE idp_id = $1";
+    jit_provisioning = $11, is_enabled = $12, updated_at = $13, link_verified_email = $14 \
+ WHERE idp_id = $1";
 const IDP_VERSION: &str = "SELECT updated_at, is_enabled FROM trusted_idps WHERE issuer = $1";
 const DELETE_IDP: &str = "DELETE FROM trusted_idps WHERE idp_id = $1";
 const INSERT_IDP_CLIENT: &str =
@@ -64,6 +68,12 @@ const TOUCH_IDENTITY: &str = "UPDATE user_identities SET last_seen_at = $4 \
 const INSERT_IDENTITY: &str = "\
 INSERT INTO user_identities (issuer, tenant, subject, user_id, created_at, last_seen_at) \
 VALUES ($1, $2, $3, $4, $5, $5)";
+/// Links only while the account has no identity from the same issuer and tenant: one
+/// person, one subject per IdP.
+const LINK_IDENTITY: &str = "\
+INSERT INTO user_identities (issuer, tenant, subject, user_id, created_at, last_seen_at) \
+SELECT $1, $2, $3, $4, $5, $5 WHERE NOT EXISTS (\
+  SELECT 1 FROM user_identities WHERE user_id = $4 AND issuer = $1 AND tenant = $2)";
 const INSERT_JIT_USER: &str = "\
 INSERT INTO users (user_id, username, password_hash, is_enabled, created_at, updated_at) \
 VALUES ($1, $2, NULL, $3, $4, $5)";
@@ -103,6 +113,7 @@ impl Store {
                 .bind(idp.is_enabled)
                 .bind(idp.created_at)
                 .bind(idp.updated_at)
+                .bind(idp.link_verified_email)
                 .execute(&mut *tx)
                 .await?;
             insert_idp_links!(tx, idp);
@@ -130,6 +141,7 @@ impl Store {
                 .bind(idp.jit_provisioning)
                 .bind(idp.is_enabled)
                 .bind(idp.updated_at)
+                .bind(idp.link_verified_email)
                 .execute(&mut *tx)
                 .await?;
             if updated.rows_affected() == 0 {
@@ -319,6 +331,35 @@ impl Store {
         Ok(())
     }
 
+    /// Links an external identity to an existing account (verified-email linking,
+    /// XAA-13), with the audit event, atomically. `false` when the account already has
+    /// an identity from this issuer and tenant; `Conflict` when another request linked
+    /// the identity first.
+    pub async fn link_identity(
+        &self,
+        identity: &ExternalIdentity<'_>,
+        user: &UserId,
+        event: &AuditEvent,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let linked = with_tx!(self, |tx| {
+            let inserted = sqlx::query(LINK_IDENTITY)
+                .bind(identity.issuer)
+                .bind(identity.tenant)
+                .bind(identity.subject)
+                .bind(user.as_str())
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if inserted == 1 {
+                insert_audit!(tx, event, now);
+            }
+            inserted == 1
+        });
+        Ok(linked)
+    }
+
     /// Records that `issuer` used `jti` until `expires_at`; `false` on a replay (XAA-12).
     /// One guarded statement: exactly one of concurrent uses wins, on any instance.
     pub async fn claim_id_jag_jti(
@@ -417,6 +458,7 @@ fn to_idp(
             .collect(),
         allow_public_clients: row.allow_public_clients,
         jit_provisioning: row.jit_provisioning,
+        link_verified_email: row.link_verified_email,
         is_enabled: row.is_enabled,
         created_at: row.created_at,
         updated_at: row.updated_at,

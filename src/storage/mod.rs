@@ -74,7 +74,7 @@ pub enum StoreError {
 }
 
 /// Constraint names (PostgreSQL) and `table.column` (SQLite messages) → API field.
-const CONFLICT_FIELDS: [(&str, &str, &str); 9] = [
+const CONFLICT_FIELDS: [(&str, &str, &str); 10] = [
     (
         "cimd_host_rules_unique",
         "cimd_host_rules.pattern",
@@ -88,6 +88,7 @@ const CONFLICT_FIELDS: [(&str, &str, &str); 9] = [
     ("servers_resource_unique", "servers.resource", "resource"),
     ("servers_single_default", "servers.is_default", "is_default"),
     ("users_username_unique", "users.username", "username"),
+    ("users_email_unique", "users.email", "email"),
     (
         "trusted_idps_issuer_unique",
         "trusted_idps.issuer",

@@ -6,12 +6,13 @@ use super::audit::insert_audit;
 use super::{AuditEvent, Page, PageRequest, Store, StoreError, with_pool, with_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::UserId;
-use crate::domain::user::{User, Username};
+use crate::domain::user::{Email, User, Username};
 
 #[derive(FromRow)]
 struct UserRow {
     user_id: String,
     username: String,
+    email: Option<String>,
     password_hash: Option<String>,
     is_enabled: bool,
     created_at: i64,
@@ -28,13 +29,14 @@ pub struct UserRecord {
     pub password_hash: Option<String>,
 }
 
-const USER_COLUMNS: &str = "user_id, username, password_hash, is_enabled, created_at, updated_at";
+const USER_COLUMNS: &str =
+    "user_id, username, email, password_hash, is_enabled, created_at, updated_at";
 const INSERT_USER: &str = "\
-INSERT INTO users (user_id, username, password_hash, is_enabled, created_at, updated_at) \
-VALUES ($1, $2, $3, $4, $5, $6)";
+INSERT INTO users (user_id, username, email, password_hash, is_enabled, created_at, updated_at) \
+VALUES ($1, $2, $3, $4, $5, $6, $7)";
 const UPDATE_USER: &str = "\
-UPDATE users SET username = $2, password_hash = COALESCE($3, password_hash), is_enabled = $4, \
-                 updated_at = $5 WHERE user_id = $1";
+UPDATE users SET username = $2, email = $3, password_hash = COALESCE($4, password_hash), \
+                 is_enabled = $5, updated_at = $6 WHERE user_id = $1";
 const DELETE_USER: &str = "DELETE FROM users WHERE user_id = $1";
 
 impl Store {
@@ -49,6 +51,7 @@ impl Store {
             sqlx::query(INSERT_USER)
                 .bind(user.id.as_str())
                 .bind(user.username.as_str())
+                .bind(user.email.as_ref().map(Email::as_str))
                 .bind(password_hash)
                 .bind(user.is_enabled)
                 .bind(user.created_at)
@@ -71,6 +74,7 @@ impl Store {
             let updated = sqlx::query(UPDATE_USER)
                 .bind(user.id.as_str())
                 .bind(user.username.as_str())
+                .bind(user.email.as_ref().map(Email::as_str))
                 .bind(new_password_hash)
                 .bind(user.is_enabled)
                 .bind(user.updated_at)
@@ -108,6 +112,14 @@ impl Store {
         self.find_user_where("username", username.as_str()).await
     }
 
+    /// The user whose recorded address is `email` (already lower-cased by [`Email`]).
+    pub async fn find_user_by_email(
+        &self,
+        email: &Email,
+    ) -> Result<Option<UserRecord>, StoreError> {
+        self.find_user_where("email", email.as_str()).await
+    }
+
     /// A page of users ordered by username.
     pub async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let sql = format!(
@@ -142,6 +154,7 @@ fn to_record(row: UserRow) -> UserRecord {
         user: User {
             id: UserId::from_stored(row.user_id),
             username: Username::from_stored(row.username),
+            email: row.email.map(Email::from_stored),
             is_enabled: row.is_enabled,
             created_at: row.created_at,
             updated_at: row.updated_at,

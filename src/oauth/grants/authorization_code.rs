@@ -7,6 +7,7 @@ use crate::audit::{self, Actor};
 use crate::domain::client::{Client, GrantType};
 use crate::domain::pkce::{CodeChallenge, CodeVerifier};
 use crate::domain::scope::ScopeSet;
+use crate::domain::user::User;
 use crate::oauth::context::OAuthContext;
 use crate::oauth::error::{ErrorCode, OAuthError};
 use crate::oauth::issue::{self, AccessTokenRequest, TokenResponse};
@@ -36,8 +37,8 @@ pub(super) async fn exchange(
             "the code is invalid, expired or already used",
         ));
     };
-    let server = match checked(ctx, &record, client, params).await {
-        Ok(server) => server,
+    let (server, user) = match checked(ctx, &record, client, params).await {
+        Ok(live) => live,
         Err(error) => {
             // The code is spent either way; its grant never issued a token.
             ctx.store.revoke_grant(&record.grant_id, now).await?;
@@ -70,6 +71,7 @@ pub(super) async fn exchange(
             &record.client_id,
             record.auth_time,
             record.nonce.clone(),
+            user.email.as_ref().filter(|_| record.openid_email),
             now,
         )?);
     }
@@ -82,11 +84,11 @@ async fn checked(
     record: &CodeRecord,
     client: &Client,
     params: &OAuthParams,
-) -> Result<crate::domain::server::McpServer, OAuthError> {
+) -> Result<(crate::domain::server::McpServer, User), OAuthError> {
     check_binding(record, client, params)?;
-    let server = live_server_and_user(ctx, &record.server_id, &record.user_id).await?;
+    let (server, user) = live_server_and_user(ctx, &record.server_id, &record.user_id).await?;
     check_resource(params, &server)?;
-    Ok(server)
+    Ok((server, user))
 }
 
 /// CORE-13, CORE-18, PKCE-5: the code belongs to this client, the redirect URI is the

@@ -46,6 +46,7 @@ struct IdJagClaims {
     tenant: Option<String>,
     auth_time: Option<f64>,
     email: Option<String>,
+    email_verified: Option<serde_json::Value>,
     cnf: Option<serde_json::Value>,
 }
 
@@ -394,6 +395,12 @@ async fn account_for(
     let provisioning = Provisioning {
         enabled: idp.jit_provisioning,
         preferred_username: claims.email.as_deref(),
+        // The IdP vouches for its `email` claim unless it says otherwise.
+        linkable_email: claims
+            .email
+            .as_deref()
+            .filter(|_| idp.link_verified_email)
+            .filter(|_| !claims.email_verified.as_ref().is_some_and(is_false)),
         source: idp.id.as_str(),
     };
     accounts::account_for(&ctx.store, &identity, provisioning, now)
@@ -404,6 +411,11 @@ async fn account_for(
             AccountError::Crypto(error) => error.into(),
             AccountError::Store(error) => error.into(),
         })
+}
+
+/// `false` or `"false"` (some IdPs send booleans as strings).
+fn is_false(value: &serde_json::Value) -> bool {
+    value == &serde_json::Value::Bool(false) || value.as_str() == Some("false")
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use super::params::OAuthParams;
 use crate::domain::client::{Client, GrantType};
 use crate::domain::ids::{ServerId, UserId};
 use crate::domain::server::McpServer;
+use crate::domain::user::User;
 
 /// Every parameter the token endpoint reads (CORE-6: repeats are `invalid_request`).
 pub const PARAMS: &[&str] = &[
@@ -65,7 +66,7 @@ async fn live_server_and_user(
     ctx: &OAuthContext,
     server_id: &str,
     user_id: &str,
-) -> Result<McpServer, OAuthError> {
+) -> Result<(McpServer, User), OAuthError> {
     let server = ctx
         .store
         .find_server(&ServerId::from_stored(server_id.to_owned()))
@@ -75,7 +76,9 @@ async fn live_server_and_user(
         .find_user(&UserId::from_stored(user_id.to_owned()))
         .await?;
     match (server, user) {
-        (Some(server), Some(user)) if server.is_enabled && user.user.is_enabled => Ok(server),
+        (Some(server), Some(user)) if server.is_enabled && user.user.is_enabled => {
+            Ok((server, user.user))
+        }
         _ => Err(OAuthError::with_description(
             ErrorCode::InvalidGrant,
             "the grant is no longer valid",

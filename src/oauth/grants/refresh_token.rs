@@ -49,7 +49,7 @@ pub(super) async fn exchange(
     if record.revoked_at.is_some() || record.expires_at <= now || !grant.is_live(now) {
         return Err(invalid_grant());
     }
-    let server = live_server_and_user(ctx, &grant.server_id, &grant.user_id).await?;
+    let (server, _) = live_server_and_user(ctx, &grant.server_id, &grant.user_id).await?;
     check_resource(params, &server)?;
     let held = ScopeSet::parse(&record.scope)
         .map_err(|e| OAuthError::server_error(std::io::Error::other(e.to_string())))?;

@@ -143,7 +143,73 @@ async fn users_are_updated_and_deleted(app: TestApp) {
     app.finish().await;
 }
 
+/// The recorded email (what verified-email linking matches): lower-cased, unique,
+/// checked, changed and removed through PATCH.
+async fn user_email_is_recorded_unique_and_removable(app: TestApp) {
+    let created = app
+        .admin_ok(
+            Method::POST,
+            USERS,
+            Some(
+                json!({"username": "erin", "password": "password1", "email": "Erin@Corp.Example"}),
+            ),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(created["email"], "erin@corp.example", "{created}");
+    let id = created["user_id"].as_str().unwrap();
+    let path = format!("{USERS}/{id}");
+    let taken = json!({"username": "erin2", "password": "password1", "email": "ERIN@corp.example"});
+    let duplicate = app.admin(Method::POST, USERS, Some(taken)).await;
+    assert_api_error(duplicate, StatusCode::CONFLICT, "conflict", Some("email")).await;
+    for bad in ["erin", "erin@", "@corp.example", "erin @corp.example"] {
+        let body = json!({"username": "frank", "password": "password1", "email": bad});
+        let response = app.admin(Method::POST, USERS, Some(body)).await;
+        assert_api_error(
+            response,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_request",
+            Some("email"),
+        )
+        .await;
+    }
+    let changed = app
+        .admin_ok(
+            Method::PATCH,
+            &path,
+            Some(json!({"email": "erin.lee@corp.example"})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(changed["email"], "erin.lee@corp.example", "{changed}");
+    // Her old address is free again.
+    let body = json!({"username": "erin2", "password": "password1", "email": "erin@corp.example"});
+    app.admin_ok(Method::POST, USERS, Some(body), StatusCode::CREATED)
+        .await;
+    let removed = app
+        .admin_ok(
+            Method::PATCH,
+            &path,
+            Some(json!({"email": null})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(removed["email"], Value::Null, "{removed}");
+    // An absent member leaves the address alone.
+    let kept = app
+        .admin_ok(
+            Method::PATCH,
+            &path,
+            Some(json!({"enabled": true})),
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(kept["email"], Value::Null, "{kept}");
+    app.finish().await;
+}
+
 both_backends!(
+    user_email_is_recorded_unique_and_removable,
     sec_13_user_password_is_stored_as_argon2,
     duplicate_and_invalid_users_are_refused,
     users_are_updated_and_deleted,

@@ -1,6 +1,7 @@
 //! XAA-13: the user of an ID-JAG is the local account of (`iss`, `tenant`, `sub`),
-//! created just in time only where the IdP allows it, never merged with another IdP's
-//! account or with a local account by email; a disabled account gets nothing.
+//! created just in time only where the IdP allows it, linked to an existing account by
+//! its recorded email only where the IdP allows that, never merged with another IdP's
+//! account; a disabled account gets nothing.
 
 use std::sync::Arc;
 
@@ -160,6 +161,84 @@ async fn xaa_13_disabled_user_is_refused(app: TestApp) {
     xaa.finish().await;
 }
 
+/// Creates a local user with a recorded email; returns its id.
+async fn user_with_email(app: &TestApp, username: &str, email: &str) -> String {
+    let created = app
+        .admin_ok(
+            Method::POST,
+            "/admin/api/v1/users",
+            Some(json!({
+                "username": username, "password": "correct horse battery", "email": email,
+            })),
+            StatusCode::CREATED,
+        )
+        .await;
+    created["user_id"].as_str().unwrap().to_owned()
+}
+
+/// Verified-email linking: only with the IdP's `link_verified_email`, only onto the
+/// account whose recorded address matches (case aside), never when the IdP says the
+/// address is unverified, never onto a disabled account or one that already has a
+/// subject at this IdP; the link is audited and then used like any identity.
+async fn xaa_13_verified_email_links_only_by_policy(app: TestApp) {
+    let xaa = Xaa::with_idp(app, json!({"jit_provisioning": false})).await;
+    let app = &xaa.app;
+    let dana = user_with_email(app, "dana", "dana.ito@corp.example").await;
+    let with_email = |sub: &str, email: &str| {
+        xaa.id_jag()
+            .claim("sub", json!(sub))
+            .claim("email", json!(email))
+    };
+    // Policy off: the matching account is not linked.
+    let jwt = with_email("00u-dana", "Dana.Ito@corp.example").jwt();
+    assert_refused(&xaa.redeem(&jwt).await, "invalid_grant", "no account");
+
+    let view = xaa.patch_idp(json!({"link_verified_email": true})).await;
+    assert_eq!(view["link_verified_email"], true, "{view}");
+    // The IdP says the address is unverified: no link.
+    let unverified = with_email("00u-dana", "dana.ito@corp.example")
+        .claim("email_verified", json!(false))
+        .jwt();
+    assert_refused(
+        &xaa.redeem(&unverified).await,
+        "invalid_grant",
+        "no account",
+    );
+    // No account has the address: no link, and nothing is created.
+    let stranger = with_email("00u-lee", "lee@corp.example").jwt();
+    assert_refused(&xaa.redeem(&stranger).await, "invalid_grant", "no account");
+    // The address matches (case-insensitively): linked, and audited.
+    let jwt = with_email("00u-dana", "Dana.Ito@corp.example").jwt();
+    assert_eq!(user_of(&assert_token(&xaa.redeem(&jwt).await)), dana);
+    let linked = crate::cimd::audit_events(app, "user.identity_linked").await;
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0].target_id, dana, "{linked:?}");
+    assert!(
+        linked[0].detail.contains("dana.ito@corp.example"),
+        "{linked:?}"
+    );
+    // Linked, the identity works without its email and after the policy is off.
+    xaa.patch_idp(json!({"link_verified_email": false})).await;
+    let plain = xaa.id_jag().claim("sub", json!("00u-dana")).jwt();
+    assert_eq!(user_of(&assert_token(&xaa.redeem(&plain).await)), dana);
+    xaa.patch_idp(json!({"link_verified_email": true})).await;
+    // A second subject of the same IdP with Dana's address is not linked to her.
+    let impostor = with_email("00u-other-dana", "dana.ito@corp.example").jwt();
+    assert_refused(&xaa.redeem(&impostor).await, "invalid_grant", "no account");
+    // A disabled matching account refuses, and no fresh account replaces it even
+    // with just-in-time provisioning on.
+    let kim = user_with_email(app, "kim", "kim@corp.example").await;
+    let path = format!("/admin/api/v1/users/{kim}");
+    let disable = json!({"enabled": false});
+    app.admin_ok(Method::PATCH, &path, Some(disable), StatusCode::OK)
+        .await;
+    xaa.patch_idp(json!({"jit_provisioning": true})).await;
+    let jwt = with_email("00u-kim", "kim@corp.example").jwt();
+    assert_refused(&xaa.redeem(&jwt).await, "invalid_grant", "disabled");
+    assert_eq!(users(app).await.len(), 2, "{:?}", users(app).await);
+    xaa.finish().await;
+}
+
 /// Concurrent first uses of one new subject (distinct ID-JAGs) share one account.
 async fn xaa_13_concurrent_first_use_provisions_one_account(app: TestApp) {
     let xaa = Xaa::new(app).await;
@@ -203,5 +282,6 @@ both_backends!(
     xaa_13_jit_account_is_created_once_and_reused,
     xaa_13_accounts_are_never_merged,
     xaa_13_disabled_user_is_refused,
+    xaa_13_verified_email_links_only_by_policy,
     xaa_13_concurrent_first_use_provisions_one_account,
 );

@@ -40,7 +40,8 @@ async fn xaa_18_idp_is_created_read_listed_changed_and_deleted(app: TestApp) {
         "algorithms": ["RS256"], "tenant": "acme", "scope": "tools:read",
         "allowed_resources": [RESOURCE],
         "clients": [{"client_id": client_id, "idp_client_id": "0oa5agent7xq"}],
-        "allow_public_clients": false, "jit_provisioning": false, "enabled": true,
+        "allow_public_clients": false, "jit_provisioning": false,
+        "link_verified_email": false, "enabled": true,
         "created_at": crate::harness::START, "updated_at": crate::harness::START,
     });
     assert_eq!(created, expected);
@@ -82,6 +83,7 @@ async fn xaa_18_idp_is_created_read_listed_changed_and_deleted(app: TestApp) {
         ("allowed_resources", Value::Null),
         ("clients", json!([])),
         ("jit_provisioning", json!(false)),
+        ("link_verified_email", json!(false)),
         ("allow_public_clients", json!(false)),
         ("enabled", json!(true)),
     ] {
@@ -99,6 +101,7 @@ async fn xaa_18_idp_is_created_read_listed_changed_and_deleted(app: TestApp) {
                 "algorithms": ["ES256", "RS256"], "tenant": null, "scope": null,
                 "allowed_resources": [RESOURCE, OTHER_RESOURCE], "clients": [],
                 "allow_public_clients": true, "jit_provisioning": true, "enabled": false,
+                "link_verified_email": true,
             })),
             StatusCode::OK,
         )
@@ -114,6 +117,7 @@ async fn xaa_18_idp_is_created_read_listed_changed_and_deleted(app: TestApp) {
         ("clients", json!([])),
         ("allow_public_clients", json!(true)),
         ("jit_provisioning", json!(true)),
+        ("link_verified_email", json!(true)),
         ("enabled", json!(false)),
     ] {
         changed[member] = value;

@@ -36,7 +36,7 @@ fn id_and_secret(client: &Value) -> (String, String) {
 }
 
 async fn chain(backend: Backend) -> Chain {
-    let fed = Federated::start_with(backend, true, ENABLED, ENABLED).await;
+    let fed = Federated::start_with(backend, "jit_provisioning = true", ENABLED, ENABLED).await;
     let c = TestApp::spawn(backend).await;
     c.create_server(MCP_AT_C, &["files:read"], &["files:read"])
         .await;

@@ -47,13 +47,14 @@ impl Federated {
     /// Starts A behind the proxy (one MCP server, user `alice`, a confidential client
     /// whose redirect URI is B's callback), then B with A as provider [`PROVIDER_ID`].
     pub(super) async fn start(backend: Backend, jit_provisioning: bool) -> Self {
-        Self::start_with(backend, jit_provisioning, "", "").await
+        let provider = format!("jit_provisioning = {jit_provisioning}");
+        Self::start_with(backend, &provider, "", "").await
     }
 
     /// [`Federated::start`] with extra configuration for A and for B.
     pub(super) async fn start_with(
         backend: Backend,
-        jit_provisioning: bool,
+        provider_toml: &str,
         a_toml: &str,
         b_toml: &str,
     ) -> Self {
@@ -86,7 +87,7 @@ impl Federated {
         let toml = format!(
             "[[federation.providers]]\nid = \"{PROVIDER_ID}\"\nname = \"{PROVIDER_NAME}\"\n\
              issuer = \"{issuer}\"\nclient_id = \"{client_id}\"\nclient_secret = \"{secret}\"\n\
-             jit_provisioning = {jit_provisioning}\n{outbound}\n{b_toml}",
+             {provider_toml}\n{outbound}\n{b_toml}",
             issuer = proxy.issuer(),
             secret = client["client_secret"].as_str().unwrap(),
             outbound = proxy.outbound_toml(""),

@@ -101,7 +101,8 @@ pub(super) async fn federated_code(
     assert!(param(&upstream, "code_challenge").is_some_and(|c| c.len() == 43));
     assert!(param(&upstream, "nonce").is_some_and(|n| n.len() >= 32));
     assert!(param(&upstream, "state").is_some_and(|s| s.len() >= 32));
-    assert_eq!(param(&upstream, "scope").as_deref(), Some("openid"));
+    let scope = param(&upstream, "scope").unwrap_or_default();
+    assert_eq!(scope.split(' ').next(), Some("openid"), "{upstream}");
 
     let callback = at_provider(agent, fed, upstream, "allow").await;
     assert_eq!(param(&callback, "iss"), Some(fed.issuer_a()));
@@ -171,6 +172,69 @@ async fn fed_4_unknown_identity_without_provisioning_is_refused(backend: Backend
 }
 
 both_backends!(backend: fed_4_unknown_identity_without_provisioning_is_refused);
+
+/// Patches the user `user_id` at `app` with `body`.
+async fn patch_user(app: &crate::harness::TestApp, user_id: &str, body: Value) {
+    let path = format!("/admin/api/v1/users/{user_id}");
+    app.admin_ok(Method::PATCH, &path, Some(body), StatusCode::OK)
+        .await;
+}
+
+/// Verified-email linking (XAA-13) through a provider that allows it: A vouches for
+/// the address (`email_verified`), and B links the identity to the account whose
+/// recorded address matches; a different address links nothing.
+async fn fed_4_verified_email_links_the_local_account(backend: Backend) {
+    let provider = "jit_provisioning = false\nlink_verified_email = true\n\
+                    scopes = [\"openid\", \"email\"]";
+    let fed = Federated::start_with(backend, provider, "", "").await;
+    let b_users = fed
+        .b
+        .admin_ok(Method::GET, "/admin/api/v1/users", None, StatusCode::OK)
+        .await;
+    let b_alice = b_users["items"][0]["user_id"].as_str().unwrap().to_owned();
+    patch_user(
+        &fed.b,
+        &b_alice,
+        serde_json::json!({"email": "alice@corp.example"}),
+    )
+    .await;
+    // A's account has another address: nothing to link, and provisioning is off.
+    patch_user(
+        &fed.a,
+        &fed.a_user,
+        serde_json::json!({"email": "alice@home.example"}),
+    )
+    .await;
+    let mut agent = fed.agent();
+    let callback = callback_url(&mut agent, &fed).await;
+    let answered = agent.get(&callback).await;
+    assert_error_page(
+        answered,
+        StatusCode::BAD_REQUEST,
+        "no account here is linked",
+    )
+    .await;
+
+    // The same address (in another case): linked to B's alice, and audited at B.
+    patch_user(
+        &fed.a,
+        &fed.a_user,
+        serde_json::json!({"email": "Alice@Corp.example"}),
+    )
+    .await;
+    let mut agent = fed.agent();
+    assert_eq!(federated_sub(&fed, &mut agent).await, b_alice);
+    let linked = crate::cimd::audit_events(&fed.b, "user.identity_linked").await;
+    assert_eq!(linked.len(), 1, "{linked:?}");
+    assert_eq!(linked[0].target_id, b_alice, "{linked:?}");
+    // Once linked, the identity is B's alice even after A's address changes.
+    patch_user(&fed.a, &fed.a_user, serde_json::json!({"email": null})).await;
+    let mut agent = fed.agent();
+    assert_eq!(federated_sub(&fed, &mut agent).await, b_alice);
+    fed.finish().await;
+}
+
+both_backends!(backend: fed_4_verified_email_links_the_local_account);
 
 async fn fed_2_sign_in_without_a_pending_request_lands_home(backend: Backend) {
     let fed = Federated::start(backend, true).await;

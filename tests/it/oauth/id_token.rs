@@ -67,6 +67,42 @@ async fn without_openid_there_is_no_id_token(app: TestApp) {
 
 both_backends!(without_openid_there_is_no_id_token);
 
+/// `openid email` puts the account's recorded address in the ID token, marked verified;
+/// `openid` alone does not, and `email` is no resource scope beside `openid`.
+async fn openid_email_scope_adds_the_recorded_address(app: TestApp) {
+    let fixture = app.fixture().await;
+    let users = app
+        .admin_ok(
+            reqwest::Method::GET,
+            "/admin/api/v1/users",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let user = users["items"][0]["user_id"].as_str().unwrap().to_owned();
+    app.admin_ok(
+        reqwest::Method::PATCH,
+        &format!("/admin/api/v1/users/{user}"),
+        Some(serde_json::json!({"email": "Alice@Example.com"})),
+        StatusCode::OK,
+    )
+    .await;
+    let scope = [("resource", RESOURCE), ("scope", "openid email tools:read")];
+    let tokens = desktop_tokens(&app, &fixture, &scope).await;
+    assert_eq!(tokens["scope"], "tools:read", "{tokens}");
+    let claims = jwt_payload(tokens["id_token"].as_str().expect("an id_token"));
+    assert_eq!(claims["email"], "alice@example.com", "{claims}");
+    assert_eq!(claims["email_verified"], true, "{claims}");
+    let without = [("resource", RESOURCE), ("scope", "openid tools:read")];
+    let tokens = desktop_tokens(&app, &fixture, &without).await;
+    let claims = jwt_payload(tokens["id_token"].as_str().expect("an id_token"));
+    assert!(claims.get("email").is_none(), "{claims}");
+    assert!(claims.get("email_verified").is_none(), "{claims}");
+    app.finish().await;
+}
+
+both_backends!(openid_email_scope_adds_the_recorded_address);
+
 async fn openid_is_advertised_and_reserved(app: TestApp) {
     let doc: Value = app
         .get("/.well-known/openid-configuration")
@@ -80,6 +116,14 @@ async fn openid_is_advertised_and_reserved(app: TestApp) {
             .unwrap()
             .contains(&Value::from("openid"))
     );
+    assert!(
+        doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("email"))
+    );
+    let claims = doc["claims_supported"].as_array().unwrap();
+    assert!(claims.contains(&Value::from("email_verified")), "{doc}");
     assert_eq!(
         doc["subject_types_supported"],
         serde_json::json!(["public"])
