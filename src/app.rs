@@ -65,11 +65,13 @@ pub fn admin_context(
     store: Store,
     hasher: SecretHasher,
     clock: SharedClock,
+    outbound: Option<OutboundClient>,
 ) -> AdminContext {
     AdminContext {
         store,
         hasher,
         clock,
+        outbound,
         policy: Arc::new(AdminPolicy {
             allow_loopback_http: settings.dev_loopback(),
             max_page_size: settings.raw.admin.max_page_size,
@@ -110,7 +112,13 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
     )
     .await?;
     let keyring = Arc::new(keyring);
-    let admin = admin_context(&settings, store.clone(), hasher.clone(), clock.clone());
+    let admin = admin_context(
+        &settings,
+        store.clone(),
+        hasher.clone(),
+        clock.clone(),
+        Some(outbound.clone()),
+    );
     let registrar = Arc::new(Registrar::new(
         store.clone(),
         clock.clone(),

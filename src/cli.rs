@@ -293,5 +293,5 @@ async fn admin_context(
     let store = app::connect_store(settings).await?;
     store.migrate().await?;
     let hasher = jose::load_key_encryption_key(settings)?.secret_hasher()?;
-    Ok(app::admin_context(settings, store, hasher, clock))
+    Ok(app::admin_context(settings, store, hasher, clock, None))
 }

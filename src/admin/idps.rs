@@ -6,10 +6,11 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::clients::resolve_resources;
+use super::idp_keys;
 use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
 use crate::audit;
 use crate::cimd::ClientIdUrl;
-use crate::domain::client::{ClientKeys, check_public_jwks};
+use crate::domain::client::ClientKeys;
 use crate::domain::idp::{IDP_ALGORITHMS, IdpClient, TrustedIdp};
 use crate::domain::ids::{ClientId, IdpId};
 use crate::domain::scope::ScopeSet;
@@ -37,7 +38,8 @@ pub struct NewIdpBody {
     /// Its public JWK Set.
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<Value>,
-    /// Or where to fetch it (https).
+    /// Or where to fetch it (https). With neither, the `jwks_uri` of the IdP's
+    /// metadata (RFC 8414, else OpenID discovery) is looked up once and stored.
     pub jwks_uri: Option<String>,
     /// Allowed JWS algorithms; default: every asymmetric one.
     pub algorithms: Option<Vec<String>>,
@@ -157,9 +159,10 @@ pub async fn create(
     let issuer = check_issuer(ctx, &body.issuer)?;
     let name = body.name.unwrap_or_else(|| issuer.clone());
     check_display_name(&name).map_err(|e| AdminError::invalid("name", e))?;
-    let keys = parse_keys(ctx, body.jwks, body.jwks_uri)?.ok_or_else(|| {
-        AdminError::invalid("jwks", "give jwks or jwks_uri: the IdP's signing keys")
-    })?;
+    let keys = match idp_keys::parse(ctx, body.jwks, body.jwks_uri)? {
+        Some(keys) => keys,
+        None => idp_keys::discover(ctx, &issuer).await?,
+    };
     let idp = TrustedIdp {
         id: IdpId::generate()?,
         issuer,
@@ -195,7 +198,7 @@ pub async fn update(
         check_display_name(&name).map_err(|e| AdminError::invalid("name", e))?;
         idp.name = name;
     }
-    if let Some(keys) = parse_keys(ctx, patch.jwks, patch.jwks_uri)? {
+    if let Some(keys) = idp_keys::parse(ctx, patch.jwks, patch.jwks_uri)? {
         idp.keys = keys;
     }
     if let Some(algorithms) = &patch.algorithms {
@@ -264,30 +267,6 @@ fn check_issuer(ctx: &AdminContext, raw: &str) -> Result<String, AdminError> {
         ));
     }
     Ok(issuer.as_str().to_owned())
-}
-
-fn parse_keys(
-    ctx: &AdminContext,
-    jwks: Option<Value>,
-    jwks_uri: Option<String>,
-) -> Result<Option<ClientKeys>, AdminError> {
-    match (jwks, jwks_uri) {
-        (Some(_), Some(_)) => Err(AdminError::invalid(
-            "jwks",
-            "give jwks or jwks_uri, not both",
-        )),
-        (Some(set), None) => {
-            check_public_jwks(&set).map_err(|e| AdminError::invalid("jwks", e))?;
-            Ok(Some(ClientKeys::Jwks(set)))
-        }
-        (None, Some(uri)) => {
-            super::servers::parse_resource(ctx, &uri).map_err(|_| {
-                AdminError::invalid("jwks_uri", "must be an https URL without a fragment")
-            })?;
-            Ok(Some(ClientKeys::JwksUri(uri)))
-        }
-        (None, None) => Ok(None),
-    }
 }
 
 fn parse_algorithms(raw: Option<&[String]>) -> Result<Vec<String>, AdminError> {

@@ -6,6 +6,7 @@ pub mod audiences;
 pub mod cimd;
 pub mod client_secrets;
 pub mod clients;
+pub mod idp_keys;
 pub mod idps;
 pub mod initial_access_tokens;
 pub mod servers;
@@ -31,6 +32,9 @@ pub struct AdminContext {
     pub clock: SharedClock,
     /// Policy knobs from configuration.
     pub policy: Arc<AdminPolicy>,
+    /// The guarded outbound client, for discovering a trusted IdP's keys from its
+    /// metadata; absent in one-shot CLI commands, which never need it.
+    pub outbound: Option<crate::net::OutboundClient>,
 }
 
 /// Configuration the admin use-cases apply.

@@ -199,7 +199,6 @@ async fn xaa_18_invalid_idp_is_refused_with_the_field(app: TestApp) {
             with(json!({"jwks_uri": "https://new-idp.example/keys"})),
             "jwks",
         ),
-        (with(json!({"jwks": null})), "jwks"),
         (with(json!({"jwks": {"keys": []}})), "jwks"),
         (with(json!({"jwks": {"keys": [private]}})), "jwks"),
         (

@@ -147,8 +147,54 @@ async fn tok_7_embedded_keys_and_key_urls_are_ignored(backend: Backend) {
     xaa.finish().await;
 }
 
+/// XAA-4, XAA-18: an IdP created with neither `jwks` nor `jwks_uri` gets the
+/// `jwks_uri` its metadata names: RFC 8414's well-known URI first, then OpenID
+/// discovery; a document naming another issuer, or none at all, is refused.
+async fn xaa_18_keys_are_discovered_from_the_idp_metadata(backend: Backend) {
+    let (app, docs) = start(backend, "", "").await;
+    let issuer = docs.url("/idp");
+    let openid = "/idp/.well-known/openid-configuration";
+    docs.set(
+        openid,
+        Reply::json(&json!({"issuer": issuer, "jwks_uri": docs.url(JWKS_PATH)})),
+    );
+    let xaa = Xaa::with_idp(app, json!({"issuer": issuer, "jwks": null})).await;
+    docs.set(JWKS_PATH, Reply::json(&jwks(&[&xaa.key])));
+    let view = xaa.patch_idp(json!({})).await;
+    assert_eq!(view["jwks_uri"], docs.url(JWKS_PATH), "{view}");
+    assert_eq!(docs.hits("/.well-known/oauth-authorization-server/idp"), 1);
+    assert_eq!(docs.hits(openid), 1);
+    let jwt = xaa.id_jag().claim("iss", json!(issuer)).jwt();
+    assert_token(&xaa.redeem(&jwt).await);
+
+    // RFC 8414 metadata naming another issuer: a mix-up, refused.
+    let other = docs.url("/other");
+    docs.set(
+        "/.well-known/oauth-authorization-server/other",
+        Reply::json(&json!({"issuer": "https://evil.example", "jwks_uri": docs.url(JWKS_PATH)})),
+    );
+    // No metadata anywhere.
+    let missing = docs.url("/missing");
+    for (issuer, says) in [
+        (&other, "names issuer"),
+        (&missing, "could not be discovered"),
+    ] {
+        let body = json!({"issuer": issuer, "clients": [{"client_id": xaa.client_id}]});
+        let response = xaa
+            .app
+            .admin(reqwest::Method::POST, "/admin/api/v1/idps", Some(body))
+            .await;
+        assert_eq!(response.status(), reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+        let error: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(error["field"], "jwks_uri", "{error}");
+        assert!(error["message"].as_str().unwrap().contains(says), "{error}");
+    }
+    xaa.finish().await;
+}
+
 both_backends!(
-    backend: xaa_4_jwks_uri_is_cached_and_refetched_for_a_rotated_key,
+    backend: xaa_18_keys_are_discovered_from_the_idp_metadata,
+    xaa_4_jwks_uri_is_cached_and_refetched_for_a_rotated_key,
     xaa_4_jwks_uri_needs_a_trusted_certificate,
     xaa_4_unusable_jwks_uri_is_refused,
     tok_7_embedded_keys_and_key_urls_are_ignored,
