@@ -43,6 +43,9 @@ pub enum StartError {
     /// The outbound HTTP client could not be built.
     #[error("{0}")]
     Outbound(#[from] NetError),
+    /// A declared trusted IdP could not be applied.
+    #[error("configuration: {0}")]
+    Declared(#[from] crate::admin::AdminError),
     /// The listen address could not be bound.
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, #[source] std::io::Error),
@@ -119,6 +122,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         clock.clone(),
         Some(outbound.clone()),
     );
+    crate::admin::idps::apply_declared(&admin, &settings.raw.trusted_idps).await?;
     let registrar = Arc::new(Registrar::new(
         store.clone(),
         clock.clone(),

@@ -19,6 +19,8 @@ pub enum Actor {
     Cli,
     /// The server itself (scheduled key rotation, first start).
     System,
+    /// The configuration file, applied at start-up (declared trusted IdPs).
+    Config,
     /// A signed-in user (consent, revocation of their grants).
     User {
         /// The user's id.
@@ -39,6 +41,7 @@ impl Actor {
             Self::AdminToken { token_id } => format!("admin-token:{token_id}"),
             Self::Cli => "cli".to_owned(),
             Self::System => "system".to_owned(),
+            Self::Config => "config".to_owned(),
             Self::User { user_id } => format!("user:{user_id}"),
             Self::Client { client_id } => format!("client:{client_id}"),
         }

@@ -10,6 +10,7 @@ use super::idp_keys;
 use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
 use crate::audit;
 use crate::cimd::ClientIdUrl;
+use crate::config::TrustedIdpSection;
 use crate::domain::client::ClientKeys;
 use crate::domain::idp::{IDP_ALGORITHMS, IdpClient, TrustedIdp};
 use crate::domain::ids::{ClientId, IdpId};
@@ -194,6 +195,7 @@ pub async fn update(
     patch: IdpPatchBody,
 ) -> Result<IdpView, AdminError> {
     let mut idp = ctx.store.find_idp(id).await?.ok_or(AdminError::NotFound)?;
+    let before = idp.clone();
     if let Some(name) = patch.name {
         check_display_name(&name).map_err(|e| AdminError::invalid("name", e))?;
         idp.name = name;
@@ -222,11 +224,109 @@ pub async fn update(
     idp.jit_provisioning = patch.jit_provisioning.unwrap_or(idp.jit_provisioning);
     idp.link_verified_email = patch.link_verified_email.unwrap_or(idp.link_verified_email);
     idp.is_enabled = patch.enabled.unwrap_or(idp.is_enabled);
+    if !differs(&idp, &before) {
+        // Nothing changed: no write, no audit event (start-up re-applies the file).
+        return view(ctx, idp).await;
+    }
     idp.updated_at = ctx.clock.now();
     let detail = json!({ "enabled": idp.is_enabled });
     let event = audit::event(actor, "idp.updated", "idp", id.as_str(), detail);
     ctx.store.update_idp(&idp, &event).await?;
     view(ctx, idp).await
+}
+
+/// Applies the IdPs the configuration file declares (XAA-18): each is created, or,
+/// when its issuer is already trusted, brought in line with the file. Unchanged IdPs
+/// are not written. IdPs the file does not name are left as the admin API made them.
+pub async fn apply_declared(
+    ctx: &AdminContext,
+    declared: &[TrustedIdpSection],
+) -> Result<(), AdminError> {
+    for (index, section) in declared.iter().enumerate() {
+        apply_one(ctx, section).await.map_err(|error| match error {
+            AdminError::Invalid { field, message } | AdminError::Conflict { field, message } => {
+                AdminError::Invalid {
+                    field: format!("trusted_idps[{index}].{field}"),
+                    message,
+                }
+            }
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
+async fn apply_one(ctx: &AdminContext, section: &TrustedIdpSection) -> Result<(), AdminError> {
+    let issuer = check_issuer(ctx, &section.issuer)?;
+    let jwks = match &section.jwks_file {
+        Some(path) => Some(read_jwks_file(path)?),
+        None => None,
+    };
+    let clients: Vec<IdpClientBody> = section
+        .clients
+        .iter()
+        .map(|c| IdpClientBody {
+            client_id: c.client_id.clone(),
+            idp_client_id: c.idp_client_id.clone(),
+        })
+        .collect();
+    let Some(existing) = ctx.store.find_idp_by_issuer(&issuer).await? else {
+        let body = NewIdpBody {
+            issuer,
+            name: section.name.clone(),
+            jwks,
+            jwks_uri: section.jwks_uri.clone(),
+            algorithms: section.algorithms.clone(),
+            tenant: section.tenant.clone(),
+            scope: section.scope.clone(),
+            allowed_resources: section.allowed_resources.clone(),
+            clients,
+            allow_public_clients: Some(section.allow_public_clients),
+            jit_provisioning: Some(section.jit_provisioning),
+            link_verified_email: Some(section.link_verified_email),
+            enabled: Some(section.enabled),
+        };
+        return match create(ctx, &Actor::Config, body).await {
+            Ok(created) => {
+                tracing::info!(idp = %created.idp_id, issuer = %created.issuer, "trusted IdP created from the configuration");
+                Ok(())
+            }
+            // Another instance starting at the same time created it first: it applied
+            // the same file, so there is nothing left to do.
+            Err(AdminError::Conflict { field, .. }) if field == "issuer" => Ok(()),
+            Err(error) => Err(error),
+        };
+    };
+    let default_algorithms = || IDP_ALGORITHMS.iter().map(|a| (*a).to_owned()).collect();
+    let patch = IdpPatchBody {
+        name: Some(section.name.clone().unwrap_or_else(|| issuer.clone())),
+        // Neither given: keep the keys found by discovery when the IdP was created.
+        jwks,
+        jwks_uri: section.jwks_uri.clone(),
+        algorithms: Some(
+            section
+                .algorithms
+                .clone()
+                .unwrap_or_else(default_algorithms),
+        ),
+        tenant: Some(section.tenant.clone()),
+        scope: Some(section.scope.clone()),
+        allowed_resources: Some(section.allowed_resources.clone()),
+        clients: Some(clients),
+        allow_public_clients: Some(section.allow_public_clients),
+        jit_provisioning: Some(section.jit_provisioning),
+        link_verified_email: Some(section.link_verified_email),
+        enabled: Some(section.enabled),
+    };
+    update(ctx, &Actor::Config, &existing.id, patch).await?;
+    Ok(())
+}
+
+fn read_jwks_file(path: &std::path::Path) -> Result<Value, AdminError> {
+    let unreadable =
+        |why: String| AdminError::invalid("jwks_file", format!("{}: {why}", path.display()));
+    let text = std::fs::read_to_string(path).map_err(|e| unreadable(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| unreadable(format!("not JSON: {e}")))
 }
 
 /// Reads one IdP.
@@ -333,7 +433,21 @@ async fn parse_clients(
             client_id: id,
         });
     }
+    // The order storage reads them back in.
+    clients.sort_by(|a, b| a.idp_client_id.cmp(&b.idp_client_id));
     Ok(clients)
+}
+
+/// Whether two states of an IdP differ in anything stored (list order aside).
+fn differs(a: &TrustedIdp, b: &TrustedIdp) -> bool {
+    let sorted = |idp: &TrustedIdp| {
+        let mut idp = idp.clone();
+        if let Some(ids) = &mut idp.allowed_servers {
+            ids.sort_by(|x, y| x.as_str().cmp(y.as_str()));
+        }
+        idp
+    };
+    sorted(a) != sorted(b)
 }
 
 async fn view(ctx: &AdminContext, idp: TrustedIdp) -> Result<IdpView, AdminError> {

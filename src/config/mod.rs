@@ -18,7 +18,7 @@ use rustls::pki_types::pem::PemObject as _;
 use secrecy::{ExposeSecret, SecretString};
 
 pub use host_pattern::HostPattern;
-pub use sections::{DcrMode, LogFormat, RawSettings, SigningAlgorithm};
+pub use sections::{DcrMode, LogFormat, RawSettings, SigningAlgorithm, TrustedIdpSection};
 
 /// The defaults, compiled in so the binary runs without any file.
 pub const DEFAULT_TOML: &str = include_str!("../../config/default.toml");

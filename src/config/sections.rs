@@ -41,6 +41,63 @@ pub struct RawSettings {
     /// `[federation]`
     #[serde(default)]
     pub federation: FederationSection,
+    /// `[[trusted_idps]]`
+    #[serde(default)]
+    pub trusted_idps: Vec<TrustedIdpSection>,
+}
+
+/// One trusted enterprise IdP declared in the file (XAA-18). At start-up each is
+/// created, or brought in line with the file if its issuer is already trusted; IdPs
+/// created through the admin API are left alone. Members mirror the admin API's.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIdpSection {
+    /// The IdP's issuer, exactly as its ID-JAGs carry it.
+    pub issuer: String,
+    /// Display name; default: the issuer.
+    pub name: Option<String>,
+    /// Where its JWK Set is fetched (https).
+    pub jwks_uri: Option<String>,
+    /// A file holding its public JWK Set (JSON). With neither, the keys are discovered
+    /// from the IdP's metadata.
+    pub jwks_file: Option<PathBuf>,
+    /// Allowed JWS algorithms; default: every asymmetric one.
+    pub algorithms: Option<Vec<String>>,
+    /// Required `tenant` claim.
+    pub tenant: Option<String>,
+    /// The most scope its ID-JAGs may grant (space-delimited).
+    pub scope: Option<String>,
+    /// Resource URIs of the MCP servers it may reach; absent: every enabled server.
+    pub allowed_resources: Option<Vec<String>>,
+    /// The clients it may speak for.
+    #[serde(default)]
+    pub clients: Vec<TrustedIdpClientSection>,
+    /// Public (CIMD) clients may redeem its ID-JAGs.
+    #[serde(default)]
+    pub allow_public_clients: bool,
+    /// Accounts for first-time subjects.
+    #[serde(default)]
+    pub jit_provisioning: bool,
+    /// Link first-time subjects to accounts by recorded email.
+    #[serde(default)]
+    pub link_verified_email: bool,
+    /// Trusted at all.
+    #[serde(default = "enabled_by_default")]
+    pub enabled: bool,
+}
+
+/// `clients = [{ client_id = "…", idp_client_id = "…" }]` of a trusted IdP.
+#[derive(Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIdpClientSection {
+    /// The local client id (or a CIMD client's URL).
+    pub client_id: String,
+    /// The `client_id` the IdP's ID-JAGs use for it; default: the local id.
+    pub idp_client_id: Option<String>,
+}
+
+fn enabled_by_default() -> bool {
+    true
 }
 
 /// `[federation]`: upstream OpenID providers users may sign in with (FED-1..4).

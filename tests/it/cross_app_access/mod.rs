@@ -13,6 +13,7 @@ mod admin;
 mod cimd;
 mod claims;
 mod clients;
+mod declared;
 mod header;
 mod jwks_uri;
 mod redemption;

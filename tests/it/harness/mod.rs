@@ -147,6 +147,25 @@ filter = "warn"
         self.server = Some(server);
     }
 
+    /// Replaces the extra configuration the next [`TestApp::restart`] starts with.
+    pub(crate) fn set_extra_toml(&mut self, toml: &str) {
+        self.extra_toml = toml.to_owned();
+    }
+
+    /// [`TestApp::restart`] that returns the start-up error instead of panicking; the
+    /// app is then stopped until the next successful restart.
+    pub(crate) async fn try_restart(&mut self) -> Result<(), mcp_authz::app::StartError> {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let settings = self.settings(port);
+        self.base = format!("http://127.0.0.1:{port}");
+        self.server = Some(app::spawn_on(listener, settings, self.clock.clone()).await?);
+        Ok(())
+    }
+
     /// Stops the server and starts a new one on the same database (a restart).
     pub(crate) async fn restart(&mut self) {
         if let Some(server) = self.server.take() {
