@@ -42,6 +42,9 @@ pub struct ConsentPrompt {
     pub scopes: Vec<(String, String)>,
     /// Scopes the user allowed earlier (shown, not asked again).
     pub already_granted: Vec<String>,
+    /// What the client learns about the user through OpenID (`openid`, `openid email`),
+    /// in words for the page.
+    pub identity: Vec<&'static str>,
     /// Whether the client's identity is not vouched for by an administrator (SEC-11).
     pub is_unverified: bool,
     /// Every redirect URI of the client is loopback: any local program could be
@@ -180,10 +183,23 @@ fn prompt(
         server_resource: parts.server.resource.to_string(),
         scopes,
         already_granted,
+        identity: identity_items(request),
         is_unverified: parts.client.source != ClientSource::Registered,
         is_loopback_only,
         client_changed,
     }
+}
+
+/// The OpenID items a request asks for, as the consent page words them.
+fn identity_items(request: &AuthorizationRequestRecord) -> Vec<&'static str> {
+    let mut items = Vec::new();
+    if request.openid {
+        items.push("Know who you are: your account id here");
+    }
+    if request.openid_email {
+        items.push("See the email address recorded for your account");
+    }
+    items
 }
 
 /// Whether a stored redirect URI is an http loopback one (SEC-2).

@@ -7,6 +7,7 @@
 
 mod cimd;
 mod dcr;
+mod enterprise;
 mod flow;
 mod smoke;
 

@@ -1,7 +1,8 @@
 //! XAA-26, the three-instance chain: A is the enterprise IdP (token exchange on), B
 //! signs its users in through A and brokers ID-JAGs from A for its clients, C is an MCP
 //! server's authorization server that trusts A. A client of B that cannot talk to A
-//! gets an ID-JAG for C from B (issued by A) and redeems it at C.
+//! gets an ID-JAG for C from B (issued by A), redeems it at C, and calls C's MCP
+//! server (the resource-server stand-in, which checks C's token against C's keys).
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -10,13 +11,14 @@ use super::sign_in::federated_code;
 use super::{Federated, PROVIDER_ID};
 use crate::both_backends;
 use crate::harness::flow::{RESOURCE, UserAgent, VERIFIER, WEB_REDIRECT, jwt_payload};
+use crate::harness::resource_server::StandIn;
 use crate::harness::{Backend, TestApp};
+use mcp_authz::clock::{Clock as _, SystemClock};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ID_JAG: &str = "urn:ietf:params:oauth:token-type:id-jag";
 const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
-const MCP_AT_C: &str = "https://files.example.com/mcp";
 const NOT_AT_A: &str = "https://reports.example.com/mcp";
 const ENABLED: &str = "[token_exchange]\nenabled = true\n";
 
@@ -24,6 +26,8 @@ const ENABLED: &str = "[token_exchange]\nenabled = true\n";
 struct Chain {
     fed: Federated,
     c: TestApp,
+    /// C's MCP server.
+    mcp_at_c: StandIn,
     agent_at_b: (String, String),
     agent_at_c: (String, String),
 }
@@ -38,8 +42,11 @@ fn id_and_secret(client: &Value) -> (String, String) {
 async fn chain(backend: Backend) -> Chain {
     let fed = Federated::start_with(backend, "jit_provisioning = true", ENABLED, ENABLED).await;
     let c = TestApp::spawn(backend).await;
-    c.create_server(MCP_AT_C, &["files:read"], &["files:read"])
-        .await;
+    // The stand-in checks `exp` against the real clock: every instance follows it.
+    for clock in [&fed.a.clock, &fed.b.clock, &c.clock] {
+        clock.set(SystemClock.now());
+    }
+    let mcp_at_c = StandIn::serve_for(&c, &["tools:read", "files:write"], &["tools:read"]).await;
     let agent_at_c = id_and_secret(
         &c.create_client(json!({"client_name": "Agent at C", "grant_types": [JWT_BEARER]}))
             .await,
@@ -50,7 +57,7 @@ async fn chain(backend: Backend) -> Chain {
             Method::POST,
             "/admin/api/v1/id-jag-audiences",
             Some(json!({
-                "issuer": c.issuer, "resources": [MCP_AT_C], "scope": "files:read",
+                "issuer": c.issuer, "resources": [mcp_at_c.resource], "scope": "tools:read",
                 "clients": [{"client_id": fed.b_client_at_a, "client_id_at_audience": agent_at_c.0}],
             })),
             StatusCode::CREATED,
@@ -82,7 +89,7 @@ async fn chain(backend: Backend) -> Chain {
             Method::POST,
             "/admin/api/v1/id-jag-audiences",
             Some(json!({
-                "issuer": c.issuer, "resources": [MCP_AT_C, NOT_AT_A],
+                "issuer": c.issuer, "resources": [mcp_at_c.resource, NOT_AT_A],
                 "clients": [{"client_id": agent_at_b.0}], "via_provider": PROVIDER_ID,
             })),
             StatusCode::CREATED,
@@ -91,6 +98,7 @@ async fn chain(backend: Backend) -> Chain {
     Chain {
         fed,
         c,
+        mcp_at_c,
         agent_at_b,
         agent_at_c,
     }
@@ -147,7 +155,7 @@ async fn xaa_26_b_brokers_an_id_jag_from_a_for_c(backend: Backend) {
     let chain = chain(backend).await;
     let id_token = federated_id_token(&chain).await;
 
-    let (status, answer) = exchange_at_b(&chain, &id_token, MCP_AT_C).await;
+    let (status, answer) = exchange_at_b(&chain, &id_token, &chain.mcp_at_c.resource).await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     // XAA-26: the answer is checked and handed on: an ID-JAG, N_A, no refresh token.
     assert_eq!(answer["issued_token_type"], ID_JAG);
@@ -177,8 +185,16 @@ async fn xaa_26_b_brokers_an_id_jag_from_a_for_c(backend: Backend) {
     assert_eq!(status, StatusCode::OK, "{tokens}");
     let access = jwt_payload(tokens["access_token"].as_str().unwrap());
     assert_eq!(access["iss"], chain.c.issuer);
-    assert_eq!(access["aud"], MCP_AT_C);
-    assert_eq!(access["scope"], "files:read");
+    assert_eq!(access["aud"], chain.mcp_at_c.resource);
+    assert_eq!(access["scope"], "tools:read");
+    // C's MCP server accepts it for what it grants, and asks for more for the rest.
+    let token = tokens["access_token"].as_str();
+    let (status, challenge) = chain.mcp_at_c.call("read", token).await;
+    assert_eq!(status, StatusCode::OK, "{challenge}");
+    let (status, challenge) = chain.mcp_at_c.call("write", token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(challenge.contains("insufficient_scope"), "{challenge}");
+    assert_eq!(chain.mcp_at_c.jwks_fetches(), 1);
 
     // A refuses what its own policy does not allow; B says so and hands on nothing.
     let (status, refused) = exchange_at_b(&chain, &id_token, NOT_AT_A).await;
@@ -207,7 +223,7 @@ async fn xaa_26_local_sign_in_has_nothing_to_broker(backend: Backend) {
         )
         .await;
     let id_token = id_token_for(b, &code, &id, &secret).await;
-    let (status, body) = exchange_at_b(&chain, &id_token, MCP_AT_C).await;
+    let (status, body) = exchange_at_b(&chain, &id_token, &chain.mcp_at_c.resource).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert_eq!(body["error"], "invalid_grant");
     let text = body["error_description"].as_str().unwrap_or_default();

@@ -50,6 +50,53 @@ impl StandIn {
     pub(crate) fn jwks_fetches(&self) -> u32 {
         *self.jwks_fetches.lock().unwrap()
     }
+
+    /// Registers a new stand-in at `app` as an MCP server with `scopes` (`defaults` by
+    /// default) and starts it with the metadata the admin API gives for it.
+    pub(crate) async fn serve_for(
+        app: &super::TestApp,
+        scopes: &[&str],
+        defaults: &[&str],
+    ) -> StandIn {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let resource = format!("http://127.0.0.1:{port}/mcp");
+        let server = app.create_server(&resource, scopes, defaults).await;
+        let path = format!(
+            "/admin/api/v1/servers/{}/protected-resource-metadata",
+            server["server_id"].as_str().unwrap()
+        );
+        let prm = app
+            .admin_ok(reqwest::Method::GET, &path, None, reqwest::StatusCode::OK)
+            .await;
+        let jwks_uri = format!("{}/jwks.json", app.base);
+        start(listener, prm, &jwks_uri).await
+    }
+
+    /// `POST /mcp {"tool": tool}`, with `token` as bearer when given: the status and the
+    /// `WWW-Authenticate` challenge (empty when none).
+    pub(crate) async fn call(
+        &self,
+        tool: &str,
+        token: Option<&str>,
+    ) -> (reqwest::StatusCode, String) {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the MCP client is a separate party"
+        )]
+        let http = reqwest::Client::new();
+        let mut request = http.post(&self.resource).json(&json!({ "tool": tool }));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (response.status(), challenge)
+    }
 }
 
 /// Starts the stand-in on 127.0.0.1. `metadata` is the Protected Resource Metadata the
