@@ -40,7 +40,12 @@ fn id_and_secret(client: &Value) -> (String, String) {
 }
 
 async fn chain(backend: Backend) -> Chain {
-    let fed = Federated::start_with(backend, "jit_provisioning = true", ENABLED, ENABLED).await;
+    chain_with(backend, "jit_provisioning = true").await
+}
+
+/// [`chain`] with `provider_toml` for B's provider entry.
+async fn chain_with(backend: Backend, provider_toml: &str) -> Chain {
+    let fed = Federated::start_with(backend, provider_toml, ENABLED, ENABLED).await;
     let c = TestApp::spawn(backend).await;
     // The stand-in checks `exp` against the real clock: every instance follows it.
     for clock in [&fed.a.clock, &fed.b.clock, &c.clock] {
@@ -208,6 +213,42 @@ async fn xaa_26_b_brokers_an_id_jag_from_a_for_c(backend: Backend) {
 }
 
 both_backends!(backend: xaa_26_b_brokers_an_id_jag_from_a_for_c);
+
+/// XAA-26 with B's preferred client authentication at A: `private_key_jwt`, signed
+/// with B's own keys, which A fetches from B's JWKS. B has no secret at A, and both the
+/// sign-in (code redemption) and the brokered exchange authenticate this way.
+async fn xaa_26_b_authenticates_at_a_with_private_key_jwt(backend: Backend) {
+    let provider = "jit_provisioning = true\nclient_auth = \"private_key_jwt\"";
+    let chain = chain_with(backend, provider).await;
+    let path = format!("/admin/api/v1/clients/{}", chain.fed.b_client_at_a);
+    let at_a = chain
+        .fed
+        .a
+        .admin_ok(Method::GET, &path, None, StatusCode::OK)
+        .await;
+    assert_eq!(
+        at_a["token_endpoint_auth_method"], "private_key_jwt",
+        "{at_a}"
+    );
+    let id_token = federated_id_token(&chain).await;
+    let (status, answer) = exchange_at_b(&chain, &id_token, &chain.mcp_at_c.resource).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let id_jag = answer["access_token"].as_str().unwrap();
+    assert_eq!(jwt_payload(id_jag)["iss"], chain.fed.issuer_a());
+    let (id, secret) = &chain.agent_at_c;
+    let (status, _, tokens) = chain
+        .c
+        .token(
+            &[("grant_type", JWT_BEARER), ("assertion", id_jag)],
+            Some((id, secret)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    chain.fed.finish().await;
+    chain.c.finish().await;
+}
+
+both_backends!(backend: xaa_26_b_authenticates_at_a_with_private_key_jwt);
 
 /// A user who signed in at B with a local password has no upstream ID token: nothing
 /// can be brokered for them, and B says to sign in through the provider.

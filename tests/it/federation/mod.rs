@@ -41,6 +41,9 @@ pub(super) struct Federated {
     /// B's client id at A.
     pub(super) b_client_at_a: String,
     proxy: TlsProxy,
+    /// TLS in front of B, through which A fetches B's keys when B authenticates with
+    /// `private_key_jwt`.
+    _b_proxy: Option<TlsProxy>,
 }
 
 impl Federated {
@@ -59,9 +62,21 @@ impl Federated {
         b_toml: &str,
     ) -> Self {
         let mut proxy = TlsProxy::bind().await;
+        // With `private_key_jwt` B has no secret at A: A fetches B's public keys from
+        // B's JWKS, over TLS, as it would in production.
+        let key_auth = provider_toml.contains("private_key_jwt");
+        let mut b_proxy = if key_auth {
+            Some(TlsProxy::bind().await)
+        } else {
+            None
+        };
+        let a_toml = match &b_proxy {
+            Some(b_proxy) => format!("{a_toml}\n{}", b_proxy.outbound_toml("")),
+            None => a_toml.to_owned(),
+        };
         let a_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let a_port = a_listener.local_addr().unwrap().port();
-        let a = TestApp::spawn_on(backend, a_listener, Some(&proxy.issuer()), a_toml).await;
+        let a = TestApp::spawn_on(backend, a_listener, Some(&proxy.issuer()), &a_toml).await;
         proxy.forward_to(a_port);
         a.create_server(RESOURCE, &["tools:read"], &["tools:read"])
             .await;
@@ -76,23 +91,33 @@ impl Federated {
 
         let b_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let b_port = b_listener.local_addr().unwrap().port();
-        let client = a
-            .create_client(json!({
-                "client_name": "Server B",
-                "redirect_uris": [format!("http://127.0.0.1:{b_port}/login/callback")],
-                "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"],
-            }))
-            .await;
+        let mut registration = json!({
+            "client_name": "Server B",
+            "redirect_uris": [format!("http://127.0.0.1:{b_port}/login/callback")],
+            "grant_types": ["authorization_code", "urn:ietf:params:oauth:grant-type:token-exchange"],
+        });
+        if let Some(b_proxy) = &b_proxy {
+            registration["token_endpoint_auth_method"] = json!("private_key_jwt");
+            registration["jwks_uri"] =
+                json!(format!("https://127.0.0.1:{}/jwks.json", b_proxy.port()));
+        }
+        let client = a.create_client(registration).await;
         let client_id = client["client_id"].as_str().unwrap().to_owned();
+        let secret_line = match client["client_secret"].as_str() {
+            Some(secret) => format!("client_secret = \"{secret}\"\n"),
+            None => String::new(),
+        };
         let toml = format!(
             "[[federation.providers]]\nid = \"{PROVIDER_ID}\"\nname = \"{PROVIDER_NAME}\"\n\
-             issuer = \"{issuer}\"\nclient_id = \"{client_id}\"\nclient_secret = \"{secret}\"\n\
+             issuer = \"{issuer}\"\nclient_id = \"{client_id}\"\n{secret_line}\
              {provider_toml}\n{outbound}\n{b_toml}",
             issuer = proxy.issuer(),
-            secret = client["client_secret"].as_str().unwrap(),
             outbound = proxy.outbound_toml(""),
         );
         let b = TestApp::spawn_on(backend, b_listener, None, &toml).await;
+        if let Some(b_proxy) = &mut b_proxy {
+            b_proxy.forward_to(b_port);
+        }
         let fixture = b.fixture().await;
         Self {
             a,
@@ -101,6 +126,7 @@ impl Federated {
             a_user: user["user_id"].as_str().unwrap().to_owned(),
             b_client_at_a: client_id,
             proxy,
+            _b_proxy: b_proxy,
         }
     }
 
