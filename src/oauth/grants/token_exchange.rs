@@ -31,6 +31,14 @@ use crate::oauth::params::OAuthParams;
 pub const ID_JAG_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id-jag";
 /// `subject_token_type` of an OpenID ID token.
 pub const ID_TOKEN_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:id_token";
+/// `subject_token_type` of a refresh token (XAA-19: accepted, MAY).
+pub const REFRESH_TOKEN_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:refresh_token";
+
+/// Who the subject token names, and when they authenticated.
+struct Subject {
+    user_id: String,
+    auth_time: i64,
+}
 
 /// The claims of an issued ID-JAG (XAA-22): no more personal data than the audience
 /// needs to name the user.
@@ -80,16 +88,27 @@ pub(super) async fn exchange(
             "requested_token_type must be urn:ietf:params:oauth:token-type:id-jag",
         ));
     }
-    if required("subject_token_type")? != ID_TOKEN_TOKEN_TYPE {
+    let subject_type = required("subject_token_type")?;
+    if subject_type != ID_TOKEN_TOKEN_TYPE && subject_type != REFRESH_TOKEN_TOKEN_TYPE {
         return Err(OAuthError::invalid_request(
-            "subject_token_type must be urn:ietf:params:oauth:token-type:id_token",
+            "subject_token_type must be urn:ietf:params:oauth:token-type:id_token \
+             or urn:ietf:params:oauth:token-type:refresh_token",
         ));
     }
     if params.get("actor_token").is_some() {
         return Err(OAuthError::invalid_request("actor_token is not supported"));
     }
     let now = ctx.now();
-    let subject = subject_of(ctx, client, required("subject_token")?, now)?;
+    let subject_token = required("subject_token")?;
+    let subject = if subject_type == ID_TOKEN_TOKEN_TYPE {
+        let claims = id_token_subject(ctx, client, subject_token, now)?;
+        Subject {
+            user_id: claims.sub,
+            auth_time: claims.auth_time,
+        }
+    } else {
+        refresh_token_subject(ctx, client, subject_token, now).await?
+    };
     let audience = audience_named(ctx, required("audience")?).await?;
     // XAA-21: only clients allowed for that audience, named as it knows them.
     let client_there = audience.client_id_at(&client.id).ok_or_else(|| {
@@ -106,7 +125,7 @@ pub(super) async fn exchange(
     let scope = granted_scope(&audience, params.get("scope"))?;
     let user = ctx
         .store
-        .find_user(&UserId::from_stored(subject.sub.clone()))
+        .find_user(&UserId::from_stored(subject.user_id.clone()))
         .await?
         .filter(|u| u.user.is_enabled)
         .ok_or_else(|| {
@@ -195,8 +214,41 @@ async fn brokered(
     })
 }
 
+/// XAA-20: a refresh token of this very client, active (neither rotated, revoked nor
+/// expired, and its grant live). It is only read: the exchange neither rotates nor
+/// spends it.
+async fn refresh_token_subject(
+    ctx: &OAuthContext,
+    client: &Client,
+    token: &str,
+    now: i64,
+) -> Result<Subject, OAuthError> {
+    let invalid = || {
+        OAuthError::with_description(
+            ErrorCode::InvalidGrant,
+            "subject_token is not an active refresh token of this client",
+        )
+    };
+    let record = ctx
+        .store
+        .find_refresh_token(&ctx.hasher.hash(token))
+        .await?
+        .filter(|r| r.rotated_at.is_none() && r.revoked_at.is_none() && now < r.expires_at)
+        .ok_or_else(invalid)?;
+    let grant = ctx
+        .store
+        .find_grant(&record.grant_id)
+        .await?
+        .filter(|g| g.is_live(now) && g.client_id == client.id.as_str())
+        .ok_or_else(invalid)?;
+    Ok(Subject {
+        user_id: grant.user_id,
+        auth_time: grant.auth_time,
+    })
+}
+
 /// XAA-20: an ID token we issued, to this very client, still valid.
-fn subject_of(
+fn id_token_subject(
     ctx: &OAuthContext,
     client: &Client,
     token: &str,

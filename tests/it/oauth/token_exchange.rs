@@ -14,6 +14,7 @@ const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 const ID_JAG: &str = "urn:ietf:params:oauth:token-type:id-jag";
 const ID_TOKEN: &str = "urn:ietf:params:oauth:token-type:id_token";
+const REFRESH_TOKEN: &str = "urn:ietf:params:oauth:token-type:refresh_token";
 const MCP_AT_B: &str = "https://files.example.com/mcp";
 const ENABLED: &str = "[token_exchange]\nenabled = true\n";
 
@@ -36,6 +37,7 @@ struct IdpSide {
     secret: String,
     id_token: String,
     access_token: String,
+    refresh_token: String,
 }
 
 async fn idp_side(backend: Backend) -> IdpSide {
@@ -52,14 +54,18 @@ async fn idp_side(backend: Backend) -> IdpSide {
     let client = app
         .create_client(json!({
             "client_name": "Agent", "redirect_uris": [WEB_REDIRECT],
-            "grant_types": ["authorization_code", TOKEN_EXCHANGE, JWT_BEARER],
+            "grant_types": ["authorization_code", "refresh_token", TOKEN_EXCHANGE, JWT_BEARER],
         }))
         .await;
     let client_id = client["client_id"].as_str().unwrap().to_owned();
     let secret = client["client_secret"].as_str().unwrap().to_owned();
     let mut agent = UserAgent::new(&app);
     let code = agent
-        .code(&client_id, WEB_REDIRECT, &[("scope", "openid")])
+        .code(
+            &client_id,
+            WEB_REDIRECT,
+            &[("scope", "openid offline_access")],
+        )
         .await;
     let (status, _, tokens) = app
         .token(
@@ -76,6 +82,7 @@ async fn idp_side(backend: Backend) -> IdpSide {
     IdpSide {
         id_token: tokens["id_token"].as_str().unwrap().to_owned(),
         access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+        refresh_token: tokens["refresh_token"].as_str().unwrap().to_owned(),
         app,
         client_id,
         secret,
@@ -251,10 +258,18 @@ async fn xaa_20_21_exchange_refusals(backend: Backend) {
                 ("audience", b_issuer),
                 (
                     "subject_token_type",
-                    "urn:ietf:params:oauth:token-type:refresh_token",
+                    "urn:ietf:params:oauth:token-type:saml2",
                 ),
             ],
             "invalid_request",
+        ),
+        // An ID token is no refresh token.
+        (
+            vec![
+                ("audience", b_issuer),
+                ("subject_token_type", REFRESH_TOKEN),
+            ],
+            "invalid_grant",
         ),
     ];
     for (extra, code) in cases {
@@ -290,6 +305,89 @@ async fn xaa_20_21_exchange_refusals(backend: Backend) {
 }
 
 both_backends!(backend: xaa_20_21_exchange_refusals);
+
+/// XAA-19, XAA-20: a refresh token may be the subject, but only the client's own and
+/// only while active; the exchange neither spends nor rotates it.
+async fn xaa_20_refresh_token_subject_is_the_clients_own_and_active(backend: Backend) {
+    let a = idp_side(backend).await;
+    let b_issuer = "https://as.files.example.com";
+    add_audience(&a, b_issuer, "agent-at-b").await;
+    let by_refresh = |token: &str| {
+        vec![
+            ("audience", b_issuer.to_owned()),
+            ("subject_token_type", REFRESH_TOKEN.to_owned()),
+            ("subject_token", token.to_owned()),
+        ]
+    };
+    let run = |extra: Vec<(&'static str, String)>| {
+        let a = &a;
+        async move {
+            let pairs: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (*n, v.as_str())).collect();
+            exchange(a, &pairs).await
+        }
+    };
+    let (status, answer) = run(by_refresh(&a.refresh_token)).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let claims = jwt_payload(answer["access_token"].as_str().unwrap());
+    let id_claims = jwt_payload(&a.id_token);
+    assert_eq!(claims["sub"], id_claims["sub"], "the refresh token's user");
+    assert_eq!(claims["client_id"], "agent-at-b");
+    // Not spent: it still refreshes, once; then the rotated one is no subject.
+    let (status, _, refreshed) = a
+        .app
+        .token(
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &a.refresh_token),
+            ],
+            Some((&a.client_id, &a.secret)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    let (status, body) = run(by_refresh(&a.refresh_token)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    let current = refreshed["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(run(by_refresh(&current)).await.0, StatusCode::OK);
+    // Another client's refresh token: refused, even when that client may exchange.
+    let other = a
+        .app
+        .create_client(json!({"client_name": "Other", "grant_types": [TOKEN_EXCHANGE]}))
+        .await;
+    let other_id = other["client_id"].as_str().unwrap();
+    let (status, _, body) = a
+        .app
+        .token(
+            &[
+                ("grant_type", TOKEN_EXCHANGE),
+                ("requested_token_type", ID_JAG),
+                ("subject_token_type", REFRESH_TOKEN),
+                ("subject_token", &current),
+                ("audience", b_issuer),
+            ],
+            Some((other_id, other["client_secret"].as_str().unwrap())),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    // Revoked (RFC 7009 by its client): no longer a subject.
+    let revoked = a
+        .app
+        .http
+        .post(format!("{}/oauth2/revoke", a.app.base))
+        .basic_auth(&a.client_id, Some(&a.secret))
+        .form(&[("token", current.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::OK);
+    let (status, body) = run(by_refresh(&current)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"], "invalid_grant");
+    a.app.finish().await;
+}
+
+both_backends!(backend: xaa_20_refresh_token_subject_is_the_clients_own_and_active);
 
 async fn xaa_24_token_exchange_is_off_by_default_and_advertised_when_on(backend: Backend) {
     let off = TestApp::spawn(backend).await;
