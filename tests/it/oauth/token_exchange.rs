@@ -8,7 +8,9 @@ use serde_json::{Value, json};
 
 use crate::both_backends;
 use crate::harness::flow::{PASSWORD, USERNAME, UserAgent, VERIFIER, WEB_REDIRECT, jwt_payload};
+use crate::harness::resource_server::StandIn;
 use crate::harness::{Backend, TestApp};
+use mcp_authz::clock::{Clock as _, SystemClock};
 
 const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -42,6 +44,8 @@ struct IdpSide {
 
 async fn idp_side(backend: Backend) -> IdpSide {
     let app = TestApp::spawn_with(backend, "", ENABLED).await;
+    // The MCP-server stand-in of the chain checks `exp` against the real clock.
+    app.clock.set(SystemClock.now());
     app.create_server("https://idp-local.example.com/mcp", &["profile:read"], &[])
         .await;
     app.admin_ok(
@@ -91,12 +95,17 @@ async fn idp_side(backend: Backend) -> IdpSide {
 
 /// Registers B (issuer `b_issuer`) at A as an audience for A's client, named `at_b` there.
 async fn add_audience(a: &IdpSide, b_issuer: &str, at_b: &str) -> Value {
+    add_audience_for(a, b_issuer, at_b, &[MCP_AT_B]).await
+}
+
+/// [`add_audience`] with the audience's `resources`.
+async fn add_audience_for(a: &IdpSide, b_issuer: &str, at_b: &str, resources: &[&str]) -> Value {
     a.app
         .admin_ok(
             Method::POST,
             "/admin/api/v1/id-jag-audiences",
             Some(json!({
-                "issuer": b_issuer, "aliases": ["files-as"], "resources": [MCP_AT_B],
+                "issuer": b_issuer, "aliases": ["files-as"], "resources": resources,
                 "scope": "files:read files:write",
                 "clients": [{"client_id": a.client_id, "client_id_at_audience": at_b}],
             })),
@@ -123,14 +132,17 @@ async fn exchange(a: &IdpSide, extra: &[(&str, &str)]) -> (StatusCode, Value) {
 async fn xaa_19_to_25_the_chain_from_idp_to_mcp_server(backend: Backend) {
     let a = idp_side(backend).await;
     let b = TestApp::spawn(backend).await;
+    b.clock.set(SystemClock.now());
     b.create_server(MCP_AT_B, &["files:read", "files:write"], &["files:read"])
         .await;
+    // B's second MCP server: the stand-in that checks B's tokens as the guide says.
+    let stand_in = StandIn::serve_for(&b, &["tools:read", "files:write"], &["tools:read"]).await;
     let at_b = b
         .create_client(json!({"client_name": "Agent at B", "grant_types": [JWT_BEARER]}))
         .await;
     let b_client = at_b["client_id"].as_str().unwrap();
     let b_secret = at_b["client_secret"].as_str().unwrap();
-    add_audience(&a, &b.issuer, b_client).await;
+    add_audience_for(&a, &b.issuer, b_client, &[MCP_AT_B, &stand_in.resource]).await;
 
     // At A: the ID token becomes an ID-JAG for B.
     let (status, answer) = exchange(
@@ -205,6 +217,33 @@ async fn xaa_19_to_25_the_chain_from_idp_to_mcp_server(backend: Backend) {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_eq!(again["error"], "invalid_grant");
+
+    // The client calls the MCP server behind B with a token obtained the same way.
+    let (status, answer) = exchange(
+        &a,
+        &[
+            ("audience", &b.issuer),
+            ("resource", &stand_in.resource),
+            ("scope", "tools:read"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, _, tokens) = b
+        .token(
+            &[
+                ("grant_type", JWT_BEARER),
+                ("assertion", answer["access_token"].as_str().unwrap()),
+            ],
+            Some((b_client, b_secret)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let token = tokens["access_token"].as_str();
+    let (status, challenge) = stand_in.call("read", token).await;
+    assert_eq!(status, StatusCode::OK, "{challenge}");
+    let (status, challenge) = stand_in.call("write", token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{challenge}");
 
     // The alias names B too.
     let (status, body) = exchange(&a, &[("audience", "files-as")]).await;
