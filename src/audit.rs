@@ -48,7 +48,15 @@ impl Actor {
     }
 }
 
-/// An event with `action` (e.g. `server.created`) on `target_type`/`target_id`.
+tokio::task_local! {
+    /// The client address of the request being served (SEC-17: through trusted proxies
+    /// only), set by the web layer around admin and sign-in requests, so that every
+    /// event those requests write says where the change came from.
+    pub static CLIENT_IP: std::net::IpAddr;
+}
+
+/// An event with `action` (e.g. `server.created`) on `target_type`/`target_id`; it
+/// carries the client address when written while serving a request.
 pub fn event(
     actor: &Actor,
     action: &'static str,
@@ -62,5 +70,6 @@ pub fn event(
         target_type,
         target_id: target_id.to_owned(),
         detail,
+        client_ip: CLIENT_IP.try_with(ToString::to_string).ok(),
     }
 }

@@ -101,6 +101,9 @@ enum UsersCommand {
         /// where an IdP's policy allows it).
         #[arg(long)]
         email: Option<String>,
+        /// Give the user the admin role (the admin console at /admin).
+        #[arg(long)]
+        admin: bool,
     },
 }
 
@@ -180,8 +183,17 @@ async fn run(command: Command, settings: Settings) -> CliResult {
                     username,
                     password_stdin,
                     email,
+                    admin,
                 },
-        } => create_user(settings, clock, username, password_stdin, email).await,
+        } => {
+            let new = NewUser {
+                username,
+                password_stdin,
+                email,
+                admin,
+            };
+            create_user(settings, clock, new).await
+        }
         Command::Health => health(&settings).await,
         Command::Config { .. } => Ok(()),
     }
@@ -256,13 +268,21 @@ async fn keys(command: KeysCommand, settings: Settings, clock: SharedClock) -> C
     Ok(())
 }
 
-async fn create_user(
-    settings: Settings,
-    clock: SharedClock,
+/// `users create` arguments.
+struct NewUser {
     username: String,
     password_stdin: bool,
     email: Option<String>,
-) -> CliResult {
+    admin: bool,
+}
+
+async fn create_user(settings: Settings, clock: SharedClock, new: NewUser) -> CliResult {
+    let NewUser {
+        username,
+        password_stdin,
+        email,
+        admin,
+    } = new;
     let ctx = admin_context(&settings, clock).await?;
     let (password, generated) = if password_stdin {
         let mut line = String::new();
@@ -276,9 +296,11 @@ async fn create_user(
         password: SecretString::from(password.clone()),
         email,
         enabled: Some(true),
+        admin: Some(admin),
     };
     let user = admin::users::create(&ctx, &Actor::Cli, body).await?;
-    eprintln!("created user {} ({})", user.username, user.user_id);
+    let role = if user.admin { ", admin" } else { "" };
+    eprintln!("created user {} ({}{role})", user.username, user.user_id);
     if generated {
         eprintln!("generated password (shown only once):");
         println!("{password}");

@@ -3,6 +3,7 @@
 //! skins over these functions cannot diverge in validation or auditing.
 
 pub mod audiences;
+pub mod audit;
 pub mod cimd;
 pub mod client_secrets;
 pub mod clients;

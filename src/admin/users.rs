@@ -27,6 +27,8 @@ pub struct NewUserBody {
     pub email: Option<String>,
     /// Default true.
     pub enabled: Option<bool>,
+    /// May use the admin console. Default false.
+    pub admin: Option<bool>,
 }
 
 /// Body of `PATCH /admin/api/v1/users/{user_id}`: absent fields stay unchanged.
@@ -44,6 +46,8 @@ pub struct UserPatchBody {
     pub email: Option<Option<String>>,
     /// Enable or disable.
     pub enabled: Option<bool>,
+    /// Grant or take away the admin role.
+    pub admin: Option<bool>,
 }
 
 /// A user as the API returns it (never the password hash).
@@ -57,6 +61,8 @@ pub struct UserView {
     pub email: Option<String>,
     /// Whether the user may sign in.
     pub enabled: bool,
+    /// Whether the user may use the admin console.
+    pub admin: bool,
     /// Creation time (Unix seconds).
     pub created_at: i64,
     /// Last change (Unix seconds).
@@ -70,6 +76,7 @@ impl From<User> for UserView {
             username: user.username.as_str().to_owned(),
             email: user.email.map(|e| e.as_str().to_owned()),
             enabled: user.is_enabled,
+            admin: user.is_admin,
             created_at: user.created_at,
             updated_at: user.updated_at,
         }
@@ -101,12 +108,14 @@ pub async fn create(
         username,
         email,
         is_enabled: body.enabled.unwrap_or(true),
+        is_admin: body.admin.unwrap_or(false),
         created_at: now,
         updated_at: now,
     };
     let detail = json!({
         "username": user.username.as_str(),
         "email": user.email.as_ref().map(Email::as_str),
+        "admin": user.is_admin,
     });
     let event = audit::event(actor, "user.created", "user", user.id.as_str(), detail);
     ctx.store
@@ -140,12 +149,14 @@ pub async fn update(
         None => None,
     };
     user.is_enabled = patch.enabled.unwrap_or(user.is_enabled);
+    user.is_admin = patch.admin.unwrap_or(user.is_admin);
     user.updated_at = ctx.clock.now();
     let detail = json!({
         "username": user.username.as_str(),
         "email": user.email.as_ref().map(Email::as_str),
         "password_changed": new_hash.is_some(),
         "enabled": user.is_enabled,
+        "admin": user.is_admin,
     });
     let event = audit::event(actor, "user.updated", "user", id.as_str(), detail);
     ctx.store

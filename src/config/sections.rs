@@ -176,6 +176,9 @@ pub struct ServerSection {
     /// `server.shutdown_grace`
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// `server.trusted_proxies`: networks whose `X-Forwarded-For` is believed (SEC-17).
+    #[serde(default)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// `[dev]`: loopback development mode (CORE-2).
@@ -296,6 +299,10 @@ pub struct AdminSection {
     pub bootstrap_token: Option<SecretString>,
     /// `admin.max_page_size`
     pub max_page_size: u32,
+    /// `admin.console_idle_timeout`: a console session unused this long must sign in
+    /// again.
+    #[serde(with = "humantime_serde")]
+    pub console_idle_timeout: Duration,
 }
 
 /// Log line format.

@@ -109,6 +109,8 @@ pub struct User {
     pub email: Option<Email>,
     /// Disabled users cannot sign in and their tokens stop introspecting active.
     pub is_enabled: bool,
+    /// May use the admin console.
+    pub is_admin: bool,
     /// When created.
     pub created_at: UnixTime,
     /// When last changed.

@@ -135,6 +135,7 @@ async fn provision(
             username,
             email: None,
             is_enabled: true,
+            is_admin: false,
             created_at: now,
             updated_at: now,
         };

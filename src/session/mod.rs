@@ -111,6 +111,32 @@ impl Sessions {
         Ok(())
     }
 
+    /// Whether the admin console may still serve `session` at `now`: used there within
+    /// `idle` (or signed in within `idle`, on its first console request).
+    pub fn console_active(&self, session: &Session, idle: Duration) -> bool {
+        let record = &session.record;
+        let last = record
+            .last_seen_at
+            .or(record.auth_time)
+            .unwrap_or(record.created_at);
+        self.clock.now().saturating_sub(last) <= seconds(idle)
+    }
+
+    /// Notes console use of `session` (written at most once a minute).
+    pub async fn touch_console(&self, session: &Session) -> Result<(), SessionError> {
+        let now = self.clock.now();
+        if session
+            .record
+            .last_seen_at
+            .is_none_or(|seen| now.saturating_sub(seen) >= 60)
+        {
+            self.store
+                .touch_session(&session.record.session_hash, now)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// The CSRF token for forms shown in `session` (SEC-6).
     pub fn csrf_token(&self, session: &Session) -> String {
         self.csrf_hasher.hash_encoded(&session.id)
@@ -135,6 +161,7 @@ impl Sessions {
             auth_time: user.map(|_| now),
             created_at: now,
             expires_at: now.saturating_add(seconds(self.ttl)),
+            last_seen_at: None,
         };
         Ok((
             Session {

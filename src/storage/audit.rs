@@ -18,6 +18,8 @@ pub struct AuditEvent {
     pub target_id: String,
     /// Non-secret details as JSON.
     pub detail: serde_json::Value,
+    /// Where the request came from, when a request made the change.
+    pub client_ip: Option<String>,
 }
 
 /// A stored event.
@@ -37,15 +39,53 @@ pub struct AuditRecord {
     pub target_id: String,
     /// JSON details.
     pub detail: String,
+    /// Client address, if known.
+    pub client_ip: Option<String>,
 }
 
 pub(super) const INSERT_AUDIT: &str = "\
-INSERT INTO audit_events (occurred_at, actor, action, target_type, target_id, detail) \
-VALUES ($1, $2, $3, $4, $5, $6)";
+INSERT INTO audit_events (occurred_at, actor, action, target_type, target_id, detail, client_ip) \
+VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 const LIST_AUDIT: &str = "\
-SELECT event_id, occurred_at, actor, action, target_type, target_id, detail \
+SELECT event_id, occurred_at, actor, action, target_type, target_id, detail, client_ip \
   FROM audit_events WHERE event_id < $1 ORDER BY event_id DESC LIMIT $2";
+
+const SEARCH_AUDIT: &str = "\
+SELECT event_id, occurred_at, actor, action, target_type, target_id, detail, client_ip \
+  FROM audit_events \
+ WHERE event_id < $1 \
+   AND ($2 IS NULL OR actor = $2) \
+   AND ($3 IS NULL OR action = $3 OR action LIKE $4 ESCAPE '\\') \
+   AND ($5 IS NULL OR occurred_at >= $5) \
+   AND ($6 IS NULL OR occurred_at < $6) \
+ ORDER BY event_id DESC LIMIT $7";
+
+/// Which audit events to list; every member narrows.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Exactly this actor label (`user:usr_…`, `admin-token:…`, `cli`, `system`, …).
+    pub actor: Option<String>,
+    /// An action (`user.created`) or a kind of actions (`user`: every `user.*`).
+    pub kind: Option<String>,
+    /// At or after (Unix seconds).
+    pub since: Option<i64>,
+    /// Before (Unix seconds).
+    pub until: Option<i64>,
+}
+
+/// `kind` as a LIKE pattern for its actions: `user` → `user.%`, wildcards escaped.
+fn kind_pattern(kind: &str) -> String {
+    let mut pattern = String::with_capacity(kind.len() + 2);
+    for c in kind.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push_str(".%");
+    pattern
+}
 
 /// Appends `$event` at `$now` inside the open transaction `$tx`.
 macro_rules! insert_audit {
@@ -58,6 +98,7 @@ macro_rules! insert_audit {
             .bind(event.target_type)
             .bind(&event.target_id)
             .bind(event.detail.to_string())
+            .bind(&event.client_ip)
             .execute(&mut *$tx)
             .await?;
     }};
@@ -92,6 +133,29 @@ impl Store {
             insert_audit!(tx, event, now);
         });
         Ok(())
+    }
+
+    /// Newest events matching `filter` first, older than `before` (exclusive).
+    pub async fn search_audit_events(
+        &self,
+        filter: &AuditFilter,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let pattern = filter.kind.as_deref().map(kind_pattern);
+        let rows = with_pool!(self, |pool| {
+            sqlx::query_as(SEARCH_AUDIT)
+                .bind(before.unwrap_or(i64::MAX))
+                .bind(&filter.actor)
+                .bind(&filter.kind)
+                .bind(&pattern)
+                .bind(filter.since)
+                .bind(filter.until)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+        })?;
+        Ok(rows)
     }
 
     /// Newest events first, older than `before` (exclusive; `None` = from the newest).

@@ -19,6 +19,9 @@ pub struct SessionRecord {
     pub created_at: i64,
     /// When it ends.
     pub expires_at: i64,
+    /// When the admin console last served it (`None`: never).
+    #[sqlx(default)]
+    pub last_seen_at: Option<i64>,
 }
 
 impl SessionRecord {
@@ -32,9 +35,10 @@ const INSERT_SESSION: &str = "\
 INSERT INTO sessions (session_hash, user_id, auth_time, created_at, expires_at) \
 VALUES ($1, $2, $3, $4, $5)";
 const FIND_SESSION: &str = "\
-SELECT session_hash, user_id, auth_time, created_at, expires_at FROM sessions \
+SELECT session_hash, user_id, auth_time, created_at, expires_at, last_seen_at FROM sessions \
  WHERE session_hash = $1 AND expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
+const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $2 WHERE session_hash = $1";
 
 impl Store {
     /// Stores a new session.
@@ -92,6 +96,17 @@ impl Store {
                 .await
         })?;
         Ok(row)
+    }
+
+    /// Notes that the admin console served the session at `now` (its idle timeout).
+    pub async fn touch_session(&self, hash: &[u8], now: UnixTime) -> Result<(), StoreError> {
+        with_pool!(self, |pool| sqlx::query(TOUCH_SESSION)
+            .bind(hash)
+            .bind(now)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
     }
 
     /// Ends a session (logout).

@@ -15,6 +15,7 @@ struct UserRow {
     email: Option<String>,
     password_hash: Option<String>,
     is_enabled: bool,
+    is_admin: bool,
     created_at: i64,
     updated_at: i64,
 }
@@ -30,13 +31,14 @@ pub struct UserRecord {
 }
 
 const USER_COLUMNS: &str =
-    "user_id, username, email, password_hash, is_enabled, created_at, updated_at";
+    "user_id, username, email, password_hash, is_enabled, is_admin, created_at, updated_at";
 const INSERT_USER: &str = "\
-INSERT INTO users (user_id, username, email, password_hash, is_enabled, created_at, updated_at) \
-VALUES ($1, $2, $3, $4, $5, $6, $7)";
+INSERT INTO users (user_id, username, email, password_hash, is_enabled, is_admin, created_at, \
+                   updated_at) \
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 const UPDATE_USER: &str = "\
 UPDATE users SET username = $2, email = $3, password_hash = COALESCE($4, password_hash), \
-                 is_enabled = $5, updated_at = $6 WHERE user_id = $1";
+                 is_enabled = $5, is_admin = $6, updated_at = $7 WHERE user_id = $1";
 const DELETE_USER: &str = "DELETE FROM users WHERE user_id = $1";
 
 impl Store {
@@ -54,6 +56,7 @@ impl Store {
                 .bind(user.email.as_ref().map(Email::as_str))
                 .bind(password_hash)
                 .bind(user.is_enabled)
+                .bind(user.is_admin)
                 .bind(user.created_at)
                 .bind(user.updated_at)
                 .execute(&mut *tx)
@@ -77,6 +80,7 @@ impl Store {
                 .bind(user.email.as_ref().map(Email::as_str))
                 .bind(new_password_hash)
                 .bind(user.is_enabled)
+                .bind(user.is_admin)
                 .bind(user.updated_at)
                 .execute(&mut *tx)
                 .await?;
@@ -156,6 +160,7 @@ fn to_record(row: UserRow) -> UserRecord {
             username: Username::from_stored(row.username),
             email: row.email.map(Email::from_stored),
             is_enabled: row.is_enabled,
+            is_admin: row.is_admin,
             created_at: row.created_at,
             updated_at: row.updated_at,
         },

@@ -3,6 +3,7 @@
 //! Every layer is applied here and nowhere else. Nothing imports `web`.
 
 mod admin;
+mod client_ip;
 mod extract;
 mod layers;
 mod oauth;
@@ -104,16 +105,20 @@ pub fn router(
         .route(&format!("{p}/signed-out"), get(pages::logout::signed_out))
         .route(&format!("{p}/static/mcp-authz.css"), get(pages::stylesheet));
 
+    // Admin changes are audited with the client's address (SEC-17).
+    let with_client_ip =
+        axum::middleware::from_fn_with_state(state.clone(), client_ip::scope_client_ip);
+    let admin_api = admin::api::router().layer(with_client_ip.clone());
+    let console = admin::console::router(&state).layer(with_client_ip);
+
     let settings = &state.settings;
     let app = Router::new()
         .merge(discovery)
         .merge(layers::bounded(protocol, settings))
         .merge(layers::bounded(operations, settings))
         .merge(layers::bounded(pages, settings))
-        .nest(
-            "/admin/api",
-            layers::bounded(admin::api::router(), settings),
-        )
+        .nest("/admin/api", layers::bounded(admin_api, settings))
+        .nest("/admin", layers::bounded(console, settings))
         .fallback(responses::not_found);
     let settings = state.settings.clone();
     layers::global(app.with_state(state), &settings)

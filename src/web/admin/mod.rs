@@ -1,3 +1,4 @@
-//! Admin surfaces: the JSON API (the console joins it later).
+//! Admin surfaces: the JSON API and the web console, two skins over `crate::admin`.
 
 pub(super) mod api;
+pub(super) mod console;

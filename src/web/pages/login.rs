@@ -25,6 +25,8 @@ struct LoginPage<'a> {
     username: &'a str,
     error: Option<&'a str>,
     providers: Vec<ProviderButton>,
+    /// Signing in continues to the admin console.
+    to_console: bool,
 }
 
 /// A "Sign in with <name>" button (FED).
@@ -52,11 +54,16 @@ async fn form_targets(state: &AppState, redirect_uri: Option<&str>) -> Vec<Strin
     targets
 }
 
-/// `?request=` on the sign-in page.
+/// `?request=` (an authorization request) or `?next=console` on the sign-in page.
 #[derive(Debug, Deserialize)]
 pub(crate) struct LoginQuery {
     request: Option<String>,
+    next: Option<String>,
 }
+
+/// The only `next` honoured: a fixed name, never a URL, so sign-in cannot be made to
+/// redirect anywhere else.
+const NEXT_CONSOLE: &str = "console";
 
 /// The sign-in form.
 #[derive(Deserialize)]
@@ -65,6 +72,7 @@ pub(crate) struct LoginForm {
     request: Option<String>,
     username: String,
     password: SecretString,
+    next: Option<String>,
 }
 
 fn encoded(value: &str) -> String {
@@ -78,6 +86,20 @@ pub(crate) fn continue_url(state: &AppState, request: Option<&str>) -> String {
         Some(id) => format!("{base}/consent?request={}", encoded(id)),
         None => format!("{base}/"),
     }
+}
+
+/// Where sign-in continues: the request's consent step, else the console when asked
+/// for, else home.
+fn after_sign_in(state: &AppState, request: Option<&str>, to_console: bool) -> String {
+    match request {
+        None if to_console => "/admin".to_owned(),
+        _ => continue_url(state, request),
+    }
+}
+
+/// The sign-in page that continues to the admin console.
+pub(crate) fn console_login_url(state: &AppState) -> String {
+    format!("{}/login?next={NEXT_CONSOLE}", state.settings.issuer.path())
 }
 
 /// The sign-in page for `request`.
@@ -96,8 +118,9 @@ pub(crate) async fn get(
     Query(query): Query<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
+    let to_console = query.next.as_deref() == Some(NEXT_CONSOLE);
     if session.as_ref().is_some_and(|s| s.user().is_some()) {
-        return see_other(&continue_url(&state, query.request.as_deref()));
+        return see_other(&after_sign_in(&state, query.request.as_deref(), to_console));
     }
     let (session, fresh) = match session {
         Some(session) => (session, false),
@@ -114,6 +137,7 @@ pub(crate) async fn get(
         username: "",
         error: None,
         providers: provider_buttons(&state),
+        to_console,
     };
     // Signing in may answer the client at once (silent approval), so the form may
     // lead there; a provider button leads upstream.
@@ -134,15 +158,19 @@ pub(crate) async fn post(
     let Some(session) = session.filter(|s| state.sessions.csrf_matches(s, &form.csrf_token)) else {
         return PageError::bad_form().render(&state, &headers); // SEC-6
     };
+    let to_console = form.next.as_deref() == Some(NEXT_CONSOLE);
+    // SEC-12 limits count per client address, through trusted proxies only (SEC-17).
+    let trusted = &state.settings.raw.server.trusted_proxies;
+    let address = crate::web::client_ip::client_ip(peer.ip(), &headers, trusted);
     let outcome = state
         .login_guard
-        .attempt(&state.store, &form.username, form.password, peer.ip())
+        .attempt(&state.store, &form.username, form.password, address)
         .await;
     let (status, message) = match outcome {
         Ok(LoginOutcome::Success(user)) => {
             return match state.sessions.sign_in(Some(&session), &user).await {
                 Ok(new_session) => {
-                    let target = continue_url(&state, form.request.as_deref());
+                    let target = after_sign_in(&state, form.request.as_deref(), to_console);
                     with_cookie(see_other(&target), Some(&new_session), &state)
                 }
                 Err(error) => PageError::internal(&error).render(&state, &headers),
@@ -164,6 +192,7 @@ pub(crate) async fn post(
         username: &form.username,
         error: Some(message),
         providers: provider_buttons(&state),
+        to_console,
     };
     let targets = form_targets(&state, client.as_ref().map(|(_, uri)| uri.as_str())).await;
     let targets: Vec<&str> = targets.iter().map(String::as_str).collect();

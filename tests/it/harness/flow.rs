@@ -224,6 +224,10 @@ impl<'a> UserAgent<'a> {
         if !request.is_empty() {
             form.push(("request", request.as_str()));
         }
+        let next = hidden_opt(&html, "next").unwrap_or_default();
+        if !next.is_empty() {
+            form.push(("next", next.as_str()));
+        }
         self.post("/login", &form).await
     }
 

@@ -1,6 +1,7 @@
 //! The admin JSON API under `/admin/api/v1`, and its OpenAPI document.
 
 mod audiences;
+mod audit;
 mod cimd;
 mod clients;
 mod idps;
@@ -78,6 +79,7 @@ pub(crate) fn router() -> Router<AppState> {
             "/v1/idps/{idp_id}",
             get(idps::get).patch(idps::patch).delete(idps::delete),
         )
+        .route("/v1/audit", get(audit::list))
         .route("/v1/users", get(users::list).post(users::post))
         .route(
             "/v1/users/{user_id}",

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audiences, cimd, clients, idps, initial_access_tokens, servers, users};
+use super::{audiences, audit, cimd, clients, idps, initial_access_tokens, servers, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -21,6 +21,7 @@ use super::{audiences, cimd, clients, idps, initial_access_tokens, servers, user
         initial_access_tokens::delete,
         idps::post, idps::list, idps::get, idps::patch, idps::delete,
         audiences::post, audiences::list, audiences::get, audiences::patch, audiences::delete,
+        audit::list,
     ),
     modifiers(&AdminTokenScheme),
     tags(
@@ -31,6 +32,7 @@ use super::{audiences, cimd, clients, idps, initial_access_tokens, servers, user
         (name = "idps", description = "Trusted enterprise IdPs whose ID-JAGs are redeemed (Cross App Access)"),
         (name = "id-jag-audiences", description = "Authorization servers this server issues ID-JAGs for (token exchange)"),
         (name = "initial-access-tokens", description = "Tokens that let clients register themselves (RFC 7591)"),
+        (name = "audit", description = "The audit log: every admin change and security event"),
     )
 )]
 struct AdminApiDoc;

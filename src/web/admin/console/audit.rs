@@ -1,0 +1,151 @@
+//! `GET /admin/audit`: the audit log, filtered by actor, kind and day, paged.
+
+use askama::Template;
+use axum::Extension;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{ConsoleAdmin, ConsoleChrome, page, read_failure, timestamp};
+use crate::admin::audit::{self as audit_log, AuditQuery, AuditView};
+use crate::state::AppState;
+
+/// An event as a table row.
+pub(super) struct EventRow {
+    pub(super) time: String,
+    pub(super) actor: String,
+    pub(super) action: String,
+    pub(super) target: String,
+    pub(super) detail: String,
+    pub(super) client_ip: String,
+}
+
+impl From<AuditView> for EventRow {
+    fn from(event: AuditView) -> Self {
+        Self {
+            time: timestamp(event.occurred_at),
+            actor: event.actor,
+            action: event.action,
+            target: format!("{} {}", event.target_type, event.target_id),
+            detail: event.detail.to_string(),
+            client_ip: event.client_ip.unwrap_or_default(),
+        }
+    }
+}
+
+/// The filter form (`since`/`until` as `YYYY-MM-DD`, whole UTC days).
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct AuditFilterForm {
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    since: String,
+    #[serde(default)]
+    until: String,
+    after: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "console/audit.html")]
+struct AuditPage {
+    chrome: ConsoleChrome,
+    filter: AuditFilterForm,
+    events: Vec<EventRow>,
+    older: Option<String>,
+    error: Option<String>,
+}
+
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Query(filter): Query<AuditFilterForm>,
+    headers: HeaderMap,
+) -> Response {
+    let chrome = ConsoleChrome::new(&state, &admin, "/admin/audit", None);
+    let (since, until) = match (day(&filter.since), day(&filter.until)) {
+        (Ok(since), Ok(until)) => (since, until.map(|d| d + 86_400)),
+        _ => {
+            let shown = AuditPage {
+                chrome,
+                filter,
+                events: Vec::new(),
+                older: None,
+                error: Some("Dates are written YYYY-MM-DD.".to_owned()),
+            };
+            return page(StatusCode::BAD_REQUEST, &shown);
+        }
+    };
+    let query = AuditQuery {
+        actor: Some(filter.actor.trim().to_owned()),
+        kind: Some(filter.kind.trim().to_owned()),
+        since,
+        until,
+        limit: Some(50),
+        after: filter.after.clone(),
+    };
+    match audit_log::list(&state.admin, query).await {
+        Ok(found) => {
+            let older = found.next_cursor.map(|cursor| older_link(&filter, &cursor));
+            let shown = AuditPage {
+                chrome,
+                events: found.items.into_iter().map(EventRow::from).collect(),
+                filter,
+                older,
+                error: None,
+            };
+            page(StatusCode::OK, &shown)
+        }
+        Err(crate::admin::AdminError::Invalid { message, .. }) => {
+            let shown = AuditPage {
+                chrome,
+                filter,
+                events: Vec::new(),
+                older: None,
+                error: Some(message),
+            };
+            page(StatusCode::BAD_REQUEST, &shown)
+        }
+        Err(error) => read_failure(&state, &headers, error),
+    }
+}
+
+/// `YYYY-MM-DD` as the Unix time of that day's start (UTC); empty: no bound.
+fn day(raw: &str) -> Result<Option<i64>, ()> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(None);
+    }
+    let time = humantime::parse_rfc3339(&format!("{raw}T00:00:00Z")).map_err(|_| ())?;
+    let seconds = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| ())?
+        .as_secs();
+    i64::try_from(seconds).map(Some).map_err(|_| ())
+}
+
+/// The link to the next (older) page with the same filter.
+fn older_link(filter: &AuditFilterForm, cursor: &str) -> String {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("actor", &filter.actor)
+        .append_pair("kind", &filter.kind)
+        .append_pair("since", &filter.since)
+        .append_pair("until", &filter.until)
+        .append_pair("after", cursor)
+        .finish();
+    format!("/admin/audit?{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::day;
+
+    #[test]
+    fn days_are_utc_midnights() {
+        assert_eq!(day(""), Ok(None));
+        assert_eq!(day("2026-01-01"), Ok(Some(1_767_225_600)));
+        assert!(day("01/01/2026").is_err());
+    }
+}

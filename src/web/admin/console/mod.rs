@@ -1,0 +1,226 @@
+//! The admin console under `/admin`: server-rendered pages over the same admin
+//! use-cases as the JSON API (`crate::admin`), so validation and auditing cannot
+//! differ between the two. Every route sits behind [`guard::require_admin`]; every
+//! form carries the session's CSRF token; every successful POST answers 303 with a
+//! flash message.
+
+mod audit;
+mod dashboard;
+mod guard;
+mod servers;
+mod users;
+
+use askama::Template;
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+
+pub(crate) use guard::ConsoleAdmin;
+
+use crate::admin::{Actor, AdminError};
+use crate::state::AppState;
+use crate::web::pages::{PageError, render};
+
+/// Routes relative to `/admin`, each behind the admin guard.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/", get(dashboard::get))
+        .route("/servers", get(servers::list).post(servers::create))
+        .route(
+            "/servers/{server_id}",
+            get(servers::show).post(servers::update),
+        )
+        .route(
+            "/servers/{server_id}/delete",
+            get(servers::confirm_delete).post(servers::delete),
+        )
+        .route("/users", get(users::list).post(users::create))
+        .route("/users/{user_id}", get(users::show).post(users::update))
+        .route("/audit", get(audit::list))
+        .route_layer(from_fn_with_state(state.clone(), guard::require_admin))
+}
+
+/// The sections of the console's navigation, in order: (path, label).
+const SECTIONS: [(&str, &str); 4] = [
+    ("/admin", "Dashboard"),
+    ("/admin/servers", "MCP servers"),
+    ("/admin/users", "Users"),
+    ("/admin/audit", "Audit log"),
+];
+
+/// What every console page's frame needs.
+pub(crate) struct ConsoleChrome {
+    /// Path prefix of our own URLs (stylesheet, sign-out).
+    pub(crate) static_base: String,
+    /// The CSRF token of the admin's session.
+    pub(crate) csrf_token: String,
+    /// Who is signed in.
+    pub(crate) username: String,
+    /// The current section's path (highlighted in the navigation).
+    pub(crate) section: &'static str,
+    /// The navigation.
+    pub(crate) sections: &'static [(&'static str, &'static str)],
+    /// The message of the action just done, if any.
+    pub(crate) flash: Option<&'static str>,
+}
+
+impl ConsoleChrome {
+    fn new(
+        state: &AppState,
+        admin: &ConsoleAdmin,
+        section: &'static str,
+        flash: Option<&str>,
+    ) -> Self {
+        Self {
+            static_base: state.settings.issuer.path().to_owned(),
+            csrf_token: state.sessions.csrf_token(&admin.session),
+            username: admin.user.username.as_str().to_owned(),
+            section,
+            sections: &SECTIONS,
+            flash: flash.and_then(flash_message),
+        }
+    }
+}
+
+/// `?flash=` after a 303: a fixed code, shown as a fixed sentence, so nothing from
+/// the URL is ever echoed into the page.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct FlashQuery {
+    flash: Option<String>,
+}
+
+fn flash_message(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "server-created" => "MCP server created.",
+        "server-updated" => "MCP server saved.",
+        "server-deleted" => "MCP server deleted.",
+        "user-created" => "User created.",
+        "user-updated" => "User saved.",
+        _ => return None,
+    })
+}
+
+/// The actor of a console change: the signed-in admin.
+fn actor(admin: &ConsoleAdmin) -> Actor {
+    Actor::User {
+        user_id: admin.user.id.as_str().to_owned(),
+    }
+}
+
+/// A field error shown next to its input.
+pub(crate) struct FieldError {
+    /// The API field path (`resource`, `scopes[1].name`).
+    pub(crate) field: String,
+    /// What is wrong.
+    pub(crate) message: String,
+}
+
+impl FieldError {
+    /// Whether the error belongs to the input named `name` (or one of its items).
+    pub(crate) fn is_for(&self, name: &str) -> bool {
+        self.field == name
+            || self
+                .field
+                .strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with('[') || rest.starts_with('.'))
+    }
+}
+
+/// What the form templates ask of their page: which input the error is about, its
+/// message, and whether the form creates.
+macro_rules! form_page {
+    ($page:ty, $is_new:expr) => {
+        impl $page {
+            /// Whether the form's error is about the input `name`.
+            fn has_error(&self, name: &str) -> bool {
+                self.error.as_ref().is_some_and(|e| e.is_for(name))
+            }
+            /// The form's error message.
+            fn error_message(&self) -> &str {
+                self.error.as_ref().map_or("", |e| e.message.as_str())
+            }
+            /// Whether the form creates (else it edits).
+            fn is_new(&self) -> bool {
+                $is_new
+            }
+        }
+    };
+}
+pub(crate) use form_page;
+
+/// An admin error as the form shows it: invalid input and conflicts next to the
+/// field, anything else as an error page.
+enum FormFailure {
+    Field(FieldError),
+    Page(Response),
+}
+
+fn form_failure(state: &AppState, headers: &HeaderMap, error: AdminError) -> FormFailure {
+    match error {
+        AdminError::Invalid { field, message } | AdminError::Conflict { field, message } => {
+            FormFailure::Field(FieldError { field, message })
+        }
+        AdminError::NotFound => FormFailure::Page(not_found(state, headers)),
+        AdminError::Internal(source) => {
+            FormFailure::Page(PageError::internal(&source).render(state, headers))
+        }
+    }
+}
+
+fn not_found(state: &AppState, headers: &HeaderMap) -> Response {
+    PageError::new(
+        StatusCode::NOT_FOUND,
+        "Not found",
+        "There is no such object; it may have been deleted.",
+    )
+    .render(state, headers)
+}
+
+/// An admin error on a page that only reads.
+fn read_failure(state: &AppState, headers: &HeaderMap, error: AdminError) -> Response {
+    match form_failure(state, headers, error) {
+        FormFailure::Page(page) => page,
+        FormFailure::Field(field) => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Cannot show this list",
+            format!("{}: {}", field.field, field.message),
+        )
+        .render(state, headers),
+    }
+}
+
+/// Renders a console page with 200, or `status` for a form shown again with errors.
+fn page(status: StatusCode, template: &impl Template) -> Response {
+    render(status, template)
+}
+
+/// The CSRF check of every console form (SEC-6): the token must be the session's.
+fn csrf_ok(state: &AppState, admin: &ConsoleAdmin, token: &str) -> bool {
+    state.sessions.csrf_matches(&admin.session, token)
+}
+
+/// Unix seconds as an RFC 3339 UTC time (`2026-01-01T00:00:00Z`) for tables.
+pub(crate) fn timestamp(seconds: i64) -> String {
+    let since_epoch = std::time::Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + since_epoch).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_utc_calendar_times() {
+        assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(timestamp(1_767_225_600), "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn unknown_flash_codes_show_nothing() {
+        assert_eq!(flash_message("server-created"), Some("MCP server created."));
+        assert_eq!(flash_message("<script>"), None);
+    }
+}

@@ -1,0 +1,237 @@
+//! The admin console's gate over HTTP, on both databases: every console route refuses
+//! signed-out browsers (to the sign-in page, which returns to the console) and users
+//! without the admin role (403) before any work; every form refuses a missing or
+//! foreign CSRF token; an idle console session must sign in again; the JSON API never
+//! takes a console session for credentials; changes made here are audited with the
+//! admin as actor and the client's address.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::cimd::audit_events;
+use crate::harness::TestApp;
+use crate::harness::flow::{UserAgent, hidden, location};
+
+const ADMIN: (&str, &str) = ("root", "correct horse battery");
+const PLAIN: (&str, &str) = ("bob", "battery staple horse");
+
+/// Every console route: (method, path). `{server}` and `{user}` are filled in.
+const ROUTES: [(&str, &str); 11] = [
+    ("GET", "/admin"),
+    ("GET", "/admin/servers"),
+    ("POST", "/admin/servers"),
+    ("GET", "/admin/servers/{server}"),
+    ("POST", "/admin/servers/{server}"),
+    ("GET", "/admin/servers/{server}/delete"),
+    ("POST", "/admin/servers/{server}/delete"),
+    ("GET", "/admin/users"),
+    ("POST", "/admin/users"),
+    ("GET", "/admin/users/{user}"),
+    ("POST", "/admin/users/{user}"),
+];
+
+async fn create_user(app: &TestApp, (username, password): (&str, &str), admin: bool) -> String {
+    let body = json!({"username": username, "password": password, "admin": admin});
+    let created = app
+        .admin_ok(
+            Method::POST,
+            "/admin/api/v1/users",
+            Some(body),
+            StatusCode::CREATED,
+        )
+        .await;
+    assert_eq!(created["admin"], admin, "{created}");
+    created["user_id"].as_str().unwrap().to_owned()
+}
+
+/// An agent signed in as `who` through the console's sign-in redirect.
+async fn signed_in<'a>(app: &'a TestApp, (username, password): (&str, &str)) -> UserAgent<'a> {
+    let mut agent = UserAgent::new(app);
+    let gate = agent.get("/admin").await;
+    assert_eq!(gate.status(), StatusCode::SEE_OTHER);
+    let login = location(&gate);
+    assert_eq!(login, "/login?next=console");
+    let done = agent.sign_in(&login, username, password).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    agent
+}
+
+fn path_of(template: &str, server: &str, user: &str) -> String {
+    template.replace("{server}", server).replace("{user}", user)
+}
+
+/// Sends `method path` with the agent's cookie and a form carrying `csrf` (if any).
+async fn send(
+    agent: &mut UserAgent<'_>,
+    method: &str,
+    path: &str,
+    csrf: Option<&str>,
+) -> reqwest::Response {
+    if method == "GET" {
+        return agent.get(path).await;
+    }
+    let mut form = vec![("name", "changed"), ("username", "changed")];
+    if let Some(csrf) = csrf {
+        form.push(("csrf_token", csrf));
+    }
+    agent.post(path, &form).await
+}
+
+async fn console_refuses_signed_out_and_non_admin_callers(app: TestApp) {
+    let server = app
+        .create_server(
+            "https://mcp.example.com/mcp",
+            &["tools:read"],
+            &["tools:read"],
+        )
+        .await;
+    let server_id = server["server_id"].as_str().unwrap().to_owned();
+    let admin_id = create_user(&app, ADMIN, true).await;
+    create_user(&app, PLAIN, false).await;
+    let before = app
+        .server()
+        .state
+        .store
+        .list_audit_events(None, 1000)
+        .await
+        .unwrap()
+        .len();
+
+    for (method, template) in ROUTES {
+        let path = path_of(template, &server_id, &admin_id);
+        // Signed out: to the sign-in page that returns to the console.
+        let mut anonymous = UserAgent::new(&app);
+        let answer = send(&mut anonymous, method, &path, None).await;
+        assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{method} {path}");
+        assert_eq!(location(&answer), "/login?next=console", "{method} {path}");
+    }
+    let mut plain = signed_in(&app, PLAIN).await;
+    // A non-admin lands home after sign-in, and every console route answers 403.
+    for (method, template) in ROUTES {
+        let path = path_of(template, &server_id, &admin_id);
+        let answer = send(&mut plain, method, &path, None).await;
+        assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        let html = answer.text().await.unwrap();
+        assert!(
+            html.contains("Administrators only"),
+            "{method} {path}: {html}"
+        );
+    }
+    // An admin without the CSRF token, or with another session's: refused, nothing done.
+    let mut admin = signed_in(&app, ADMIN).await;
+    let page = admin.get("/admin").await;
+    assert_eq!(page.status(), StatusCode::OK);
+    let plain_page = UserAgent::new(&app)
+        .get("/login")
+        .await
+        .text()
+        .await
+        .unwrap();
+    let foreign = hidden(&plain_page, "csrf_token");
+    for (method, template) in ROUTES.iter().filter(|(m, _)| *m == "POST") {
+        let path = path_of(template, &server_id, &admin_id);
+        for csrf in [None, Some(foreign.as_str())] {
+            let answer = send(&mut admin, method, &path, csrf).await;
+            assert_eq!(
+                answer.status(),
+                StatusCode::FORBIDDEN,
+                "{method} {path} {csrf:?}"
+            );
+        }
+    }
+    let after = app
+        .server()
+        .state
+        .store
+        .list_audit_events(None, 1000)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(after, before, "a refused request changed something");
+    // The console session is no credential for the JSON API.
+    let api = app
+        .http
+        .get(format!("{}/admin/api/v1/users", app.base))
+        .header("Cookie", admin.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::UNAUTHORIZED);
+    app.finish().await;
+}
+
+async fn console_session_expires_after_inactivity(app: TestApp) {
+    create_user(&app, ADMIN, true).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    assert_eq!(admin.get("/admin").await.status(), StatusCode::OK);
+    // Used within the idle timeout (30 minutes by default): still in.
+    app.clock.advance(std::time::Duration::from_secs(25 * 60));
+    assert_eq!(admin.get("/admin/servers").await.status(), StatusCode::OK);
+    app.clock.advance(std::time::Duration::from_secs(25 * 60));
+    assert_eq!(admin.get("/admin/users").await.status(), StatusCode::OK);
+    // Then idle for longer: signed out, back through the sign-in page.
+    app.clock.advance(std::time::Duration::from_secs(31 * 60));
+    let gate = admin.get("/admin").await;
+    assert_eq!(gate.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&gate), "/login?next=console");
+    assert!(admin.cookie.is_none(), "the session cookie was not cleared");
+    app.finish().await;
+}
+
+/// A change made in the console goes through the same use-case as the API: same
+/// validation (errors next to the field), audited with the admin as actor and the
+/// client's address.
+async fn console_changes_are_validated_and_audited(app: TestApp) {
+    let admin_id = create_user(&app, ADMIN, true).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    let page = admin.get("/admin/servers").await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let bad = [
+        ("csrf_token", csrf.as_str()),
+        ("resource", "http://mcp.example.com/mcp"),
+        ("name", "Docs"),
+        ("scopes", "docs:read Read the docs"),
+        ("default_scopes", "docs:read"),
+        ("enabled", "on"),
+    ];
+    let refused = admin.post("/admin/servers", &bad).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = refused.text().await.unwrap();
+    assert!(html.contains("aria-invalid=\"true\""), "{html}");
+    assert!(
+        html.contains("value=\"http://mcp.example.com/mcp\""),
+        "the input was lost: {html}"
+    );
+    let mut good = bad;
+    good[1] = ("resource", "https://mcp.example.com/mcp");
+    let created = admin.post("/admin/servers", &good).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let target = location(&created);
+    assert!(target.ends_with("?flash=server-created"), "{target}");
+    let shown = admin.get(&target).await.text().await.unwrap();
+    assert!(shown.contains("MCP server created."), "{shown}");
+    assert!(shown.contains("scopes_supported"), "no metadata: {shown}");
+    let servers = app
+        .admin_ok(Method::GET, "/admin/api/v1/servers", None, StatusCode::OK)
+        .await;
+    assert_eq!(servers["items"][0]["default_scopes"], json!(["docs:read"]));
+    let events = audit_events(&app, "server.created").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].actor, format!("user:{admin_id}"));
+    assert_eq!(events[0].client_ip.as_deref(), Some("127.0.0.1"));
+    // The audit log API shows it too, filtered by kind and actor.
+    let path = format!("/admin/api/v1/audit?kind=server&actor=user:{admin_id}");
+    let listed: Value = app.admin_ok(Method::GET, &path, None, StatusCode::OK).await;
+    let items = listed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{listed}");
+    assert_eq!(items[0]["action"], "server.created");
+    assert_eq!(items[0]["client_ip"], "127.0.0.1");
+    app.finish().await;
+}
+
+both_backends!(
+    console_refuses_signed_out_and_non_admin_callers,
+    console_session_expires_after_inactivity,
+    console_changes_are_validated_and_audited,
+);
