@@ -6,6 +6,7 @@
 //! never skip.
 
 mod cimd;
+mod console;
 mod dcr;
 mod enterprise;
 mod flow;
@@ -186,6 +187,48 @@ impl Browser {
             .send_keys(value)
             .await
             .must(&format!("type into {label:?}"));
+    }
+
+    /// Types `value` into the one `<input>` or `<textarea>` with `id`, replacing what
+    /// was there (for fields whose label carries a hint).
+    pub(crate) async fn fill_id(&self, id: &str, value: &str) {
+        let xpath = format!(
+            "//input[@id = {0}] | //textarea[@id = {0}]",
+            xpath_literal(id)
+        );
+        let field = self.the_one(&xpath, &format!("field #{id}")).await;
+        field.clear().await.must(&format!("clear #{id}"));
+        field
+            .send_keys(value)
+            .await
+            .must(&format!("type into #{id}"));
+    }
+
+    /// Clicks the one checkbox named `name` (toggling it).
+    pub(crate) async fn toggle(&self, name: &str) {
+        let xpath = format!(
+            "//input[@type = 'checkbox' and @name = {}]",
+            xpath_literal(name)
+        );
+        let checkbox = self.the_one(&xpath, &format!("checkbox {name:?}")).await;
+        checkbox.click().await.must(&format!("toggle {name:?}"));
+    }
+
+    /// Follows the one link of the page's navigation (`<nav>`) whose text is `text`.
+    pub(crate) async fn navigate(&self, text: &str) {
+        let xpath = format!("//nav//a[normalize-space(.) = {}]", xpath_literal(text));
+        let link = self.the_one(&xpath, &format!("link {text:?}")).await;
+        let href = link
+            .attr("href")
+            .await
+            .must("read the link")
+            .unwrap_or_else(|| panic!("browser: link {text:?} has no href"));
+        let url = self
+            .current_url()
+            .await
+            .join(&href)
+            .must("resolve the link");
+        self.goto(url.as_str()).await;
     }
 
     /// Clicks the one `<button>` whose text, or `<input type="submit">` whose value, is `text`.

@@ -1,0 +1,113 @@
+//! The admin console as an operator uses it, in Chromium: the console sends the
+//! signed-out browser to sign in and back; the operator creates an MCP server with
+//! default scopes (a mistake first: the error shows next to the field, the input is
+//! kept), reads its Protected Resource Metadata, creates a user, and finds each change
+//! in the audit log. Names with HTML in them are shown as text. A screenshot of each
+//! main page is saved to the test output directory (`target/tmp/console-*.png`).
+//!
+//! SQLite only, like the other browser tests; `admin::console` checks the gate and the
+//! auditing over HTTP on both databases.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use super::Browser;
+use super::flow::{assert_on_page, save_screenshot, sign_in};
+use crate::harness::{Backend, TestApp};
+
+const OPERATOR: (&str, &str) = ("operator", "correct horse battery");
+const HOSTILE_NAME: &str = "<img src=x onerror=alert(1)> Docs";
+
+fn screenshot_path(page: &str) -> String {
+    format!("{}/console-{page}.png", env!("CARGO_TARGET_TMPDIR"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.admin_ok(
+        Method::POST,
+        "/admin/api/v1/users",
+        Some(json!({"username": OPERATOR.0, "password": OPERATOR.1, "admin": true})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let browser = Browser::start().await;
+
+    // Signed out: the console sends the browser to sign in, then back.
+    browser.goto(&format!("{}/admin", app.base)).await;
+    assert_on_page(&browser, &app, "/login").await;
+    assert!(browser.text().await.contains("to the admin console"));
+    sign_in(&browser, OPERATOR.0, OPERATOR.1).await;
+    assert_on_page(&browser, &app, "/admin").await;
+    assert!(browser.text().await.contains("Dashboard"));
+    save_screenshot(&browser, &screenshot_path("dashboard")).await;
+
+    // An MCP server: first with an http resource URI, refused next to the field.
+    browser.navigate("MCP servers").await;
+    assert_on_page(&browser, &app, "/admin/servers").await;
+    browser
+        .fill_id("resource", "http://docs.example.com/mcp")
+        .await;
+    browser.fill_id("name", HOSTILE_NAME).await;
+    browser
+        .fill_id(
+            "scopes",
+            "docs:read Read the docs\ndocs:write Change the docs",
+        )
+        .await;
+    browser.fill_id("default_scopes", "docs:read").await;
+    browser.submit("Add MCP server").await;
+    let text = browser.text().await;
+    assert!(text.contains("Not saved"), "{text}");
+    save_screenshot(&browser, &screenshot_path("server-error")).await;
+    browser
+        .fill_id("resource", "https://docs.example.com/mcp")
+        .await;
+    browser.submit("Add MCP server").await;
+    let text = browser.text().await;
+    assert!(text.contains("MCP server created."), "{text}");
+    // The hostile name is text on the page, not markup.
+    assert!(text.contains(HOSTILE_NAME), "{text}");
+    assert!(
+        text.contains("\"scopes_supported\": [\n    \"docs:read\"\n  ]"),
+        "{text}"
+    );
+    save_screenshot(&browser, &screenshot_path("server")).await;
+    let servers = app
+        .admin_ok(Method::GET, "/admin/api/v1/servers", None, StatusCode::OK)
+        .await;
+    assert_eq!(servers["items"][0]["name"], HOSTILE_NAME);
+    assert_eq!(servers["items"][0]["default_scopes"], json!(["docs:read"]));
+    browser.navigate("MCP servers").await;
+    save_screenshot(&browser, &screenshot_path("servers")).await;
+
+    // A user with a recorded email.
+    browser.navigate("Users").await;
+    browser.fill_id("username", "dana").await;
+    browser.fill_id("password", "a long enough password").await;
+    browser.fill_id("email", "dana@corp.example").await;
+    browser.submit("Add user").await;
+    let text = browser.text().await;
+    assert!(text.contains("User created."), "{text}");
+    browser.navigate("Users").await;
+    assert!(browser.text().await.contains("dana@corp.example"));
+    save_screenshot(&browser, &screenshot_path("users")).await;
+
+    // Each change is in the audit log, by the operator.
+    browser.navigate("Audit log").await;
+    let text = browser.text().await;
+    for action in ["server.created", "user.created"] {
+        assert!(text.contains(action), "{action}: {text}");
+    }
+    save_screenshot(&browser, &screenshot_path("audit")).await;
+    browser.fill_id("kind", "user").await;
+    browser.submit("Filter").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("user.created") && !text.contains("server.created"),
+        "{text}"
+    );
+    browser.close().await;
+    app.finish().await;
+}
