@@ -274,6 +274,15 @@ pub async fn serve(settings: Settings, clock: SharedClock) -> Result<(), StartEr
              (from a checkout: cargo run -- --config config/dev.toml admin create-token)"
         );
     }
+    // The console's first-run path: say how to make the first administrator.
+    if let Ok(false) = server.state.store.has_admin_user().await {
+        tracing::info!(
+            console = %format!("http://{}/admin", server.addr),
+            "admin console: no administrator yet; create one with \
+             `mcp-authz users create --username NAME --admin` and the same --config \
+             (from a checkout: cargo run -- --config config/dev.toml users create --username admin --admin)"
+        );
+    }
     shutdown_signal().await;
     tracing::info!("shutting down");
     if tokio::time::timeout(grace, server.stop()).await.is_err() {

@@ -124,6 +124,16 @@ impl Store {
         self.find_user_where("email", email.as_str()).await
     }
 
+    /// Whether some enabled user has the admin role (else the console has nobody).
+    pub async fn has_admin_user(&self) -> Result<bool, StoreError> {
+        let (count,): (i64,) = with_pool!(self, |pool| {
+            sqlx::query_as("SELECT COUNT(*) FROM users WHERE is_admin = TRUE AND is_enabled = TRUE")
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(count > 0)
+    }
+
     /// A page of users ordered by username.
     pub async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
         let sql = format!(
