@@ -90,14 +90,31 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     browser.submit("Add user").await;
     let text = browser.text().await;
     assert!(text.contains("User created."), "{text}");
+    // On her page: the admin role, saved without touching her password.
+    browser.toggle("admin").await;
+    browser.submit("Save").await;
+    assert!(browser.text().await.contains("User saved."));
+    save_screenshot(&browser, &screenshot_path("user")).await;
     browser.navigate("Users").await;
-    assert!(browser.text().await.contains("dana@corp.example"));
+    let text = browser.text().await;
+    assert!(text.contains("dana@corp.example"), "{text}");
     save_screenshot(&browser, &screenshot_path("users")).await;
+    let users = app
+        .admin_ok(Method::GET, "/admin/api/v1/users", None, StatusCode::OK)
+        .await;
+    let dana = users["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "dana")
+        .unwrap();
+    assert_eq!(dana["admin"], true, "{dana}");
+    assert_eq!(dana["email"], "dana@corp.example", "{dana}");
 
     // Each change is in the audit log, by the operator.
     browser.navigate("Audit log").await;
     let text = browser.text().await;
-    for action in ["server.created", "user.created"] {
+    for action in ["server.created", "user.created", "user.updated"] {
         assert!(text.contains(action), "{action}: {text}");
     }
     save_screenshot(&browser, &screenshot_path("audit")).await;
