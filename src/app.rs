@@ -158,6 +158,11 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         )),
         key_sets,
         federation: Arc::clone(&federation),
+        security: crate::audit::SecurityLog::new(
+            store.clone(),
+            clock.clone(),
+            settings.raw.admin.security_events_per_minute,
+        ),
     };
     let limits = &settings.raw.sessions;
     let login_guard = Arc::new(LoginGuard::new(
@@ -296,6 +301,7 @@ fn spawn_key_schedule(state: &AppState, shutdown: CancellationToken) {
     let store = state.store.clone();
     let clock = state.clock.clone();
     let registrar = Arc::clone(&state.registrar);
+    let retention = crate::clock::seconds(state.settings.raw.admin.audit_retention);
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(KEY_SCHEDULE_INTERVAL);
         ticks.tick().await;
@@ -312,6 +318,12 @@ fn spawn_key_schedule(state: &AppState, shutdown: CancellationToken) {
                         Ok(0) => {}
                         Ok(removed) => tracing::debug!(removed, "removed expired rows"),
                         Err(error) => tracing::warn!(%error, "cleanup failed"),
+                    }
+                    let cutoff = clock.now().saturating_sub(retention);
+                    match store.delete_audit_events_before(cutoff).await {
+                        Ok(0) => {}
+                        Ok(removed) => tracing::info!(removed, "removed audit events past retention"),
+                        Err(error) => tracing::warn!(%error, "audit retention failed"),
                     }
                     match registrar.delete_unused_clients(clock.now()).await {
                         Ok(0) => {}

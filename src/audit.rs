@@ -1,9 +1,13 @@
 //! Audit events: who changed what. The only builder of audit records; storage writes
 //! them in the same transaction as the change they describe. Never carries secrets.
 
+use std::sync::Arc;
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use serde_json::Value;
 
-use crate::storage::AuditEvent;
+use crate::clock::SharedClock;
+use crate::storage::{AuditEvent, Store};
 
 /// Who performs an administrative action.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,5 +75,60 @@ pub fn event(
         target_id: target_id.to_owned(),
         detail,
         client_ip: CLIENT_IP.try_with(ToString::to_string).ok(),
+    }
+}
+
+/// Security events (failed sign-ins and lockouts, client-authentication failures,
+/// rejected registrations and ID-JAGs) written to the audit log on a budget: an attacker
+/// who can cause them at will must not be able to flood the table, so beyond
+/// `per_minute` they only reach the log file. Writing is best effort: a failed write
+/// never fails the request it describes.
+#[derive(Clone)]
+pub struct SecurityLog {
+    store: Store,
+    clock: SharedClock,
+    budget: Arc<DefaultDirectRateLimiter>,
+}
+
+impl std::fmt::Debug for SecurityLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecurityLog").finish_non_exhaustive()
+    }
+}
+
+impl SecurityLog {
+    /// A log writing at most `per_minute` events a minute (bursts up to that many).
+    pub fn new(store: Store, clock: SharedClock, per_minute: std::num::NonZeroU32) -> Self {
+        Self {
+            store,
+            clock,
+            budget: Arc::new(RateLimiter::direct(Quota::per_minute(per_minute))),
+        }
+    }
+
+    /// Records `action` about `target_type`/`target_id` by the system.
+    pub async fn record(
+        &self,
+        action: &'static str,
+        target_type: &'static str,
+        target_id: &str,
+        detail: Value,
+    ) {
+        if self.budget.check().is_err() {
+            tracing::warn!(
+                action,
+                target_id,
+                "security event not audited: budget used up"
+            );
+            return;
+        }
+        let event = event(&Actor::System, action, target_type, target_id, detail);
+        if let Err(error) = self
+            .store
+            .insert_audit_event(&event, self.clock.now())
+            .await
+        {
+            tracing::warn!(%error, action, "could not audit a security event");
+        }
     }
 }

@@ -303,6 +303,12 @@ pub struct AdminSection {
     /// again.
     #[serde(with = "humantime_serde")]
     pub console_idle_timeout: Duration,
+    /// `admin.security_events_per_minute`: failed sign-ins, client-authentication
+    /// failures and other refusals written to the audit log per minute at most.
+    pub security_events_per_minute: std::num::NonZeroU32,
+    /// `admin.audit_retention`: audit events older than this are deleted.
+    #[serde(with = "humantime_serde")]
+    pub audit_retention: Duration,
 }
 
 /// Log line format.

@@ -102,6 +102,31 @@ pub async fn authenticate(
     ctx: &OAuthContext,
     credentials: &ClientCredentials,
 ) -> Result<Client, OAuthError> {
+    let result = authenticate_once(ctx, credentials).await;
+    if let Err(error) = &result
+        && error.code == ErrorCode::InvalidClient
+    {
+        // Security event (budgeted): who was claimed, and why it failed.
+        let claimed = match &credentials.authorization {
+            Some(header) => decode_basic(header).map(|(id, _)| id),
+            None => credentials.client_id.clone(),
+        };
+        let detail = serde_json::json!({
+            "reason": error.description.as_deref().unwrap_or("invalid_client"),
+            "assertion": credentials.client_assertion.is_some(),
+        });
+        let claimed = claimed.as_deref().unwrap_or("(none)");
+        ctx.security
+            .record("client_auth.failed", "client", claimed, detail)
+            .await;
+    }
+    result
+}
+
+async fn authenticate_once(
+    ctx: &OAuthContext,
+    credentials: &ClientCredentials,
+) -> Result<Client, OAuthError> {
     let used_header = credentials.authorization.is_some();
     let basic = match &credentials.authorization {
         Some(header) => Some(

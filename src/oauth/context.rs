@@ -65,6 +65,8 @@ pub struct OAuthContext {
     pub key_sets: Arc<KeySets>,
     /// Upstream providers: ID-JAGs brokered from them (XAA-26).
     pub federation: Arc<crate::federation::Federation>,
+    /// Security events for the audit log (budgeted).
+    pub security: crate::audit::SecurityLog,
 }
 
 impl OAuthContext {

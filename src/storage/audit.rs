@@ -135,6 +135,18 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes events that happened before `cutoff` (`admin.audit_retention`).
+    pub async fn delete_audit_events_before(&self, cutoff: UnixTime) -> Result<u64, StoreError> {
+        let removed = with_pool!(self, |pool| {
+            sqlx::query("DELETE FROM audit_events WHERE occurred_at < $1")
+                .bind(cutoff)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(removed)
+    }
+
     /// Newest events matching `filter` first, older than `before` (exclusive).
     pub async fn search_audit_events(
         &self,

@@ -109,7 +109,8 @@ pub fn router(
     let with_client_ip =
         axum::middleware::from_fn_with_state(state.clone(), client_ip::scope_client_ip);
     let admin_api = admin::api::router().layer(with_client_ip.clone());
-    let console = admin::console::router(&state).layer(with_client_ip);
+    let console = admin::console::router(&state).layer(with_client_ip.clone());
+    let pages = pages.layer(with_client_ip);
 
     let settings = &state.settings;
     let app = Router::new()

@@ -70,8 +70,27 @@ fn invalid_grant(description: &str) -> OAuthError {
     OAuthError::with_description(ErrorCode::InvalidGrant, description)
 }
 
-/// Redeems an ID-JAG for an access token for the authenticated `client`.
+/// Redeems an ID-JAG for an access token for the authenticated `client`; a refused
+/// assertion is a security event (the reason, never the assertion, XAA-17).
 pub(super) async fn exchange(
+    ctx: &OAuthContext,
+    client: &Client,
+    params: &OAuthParams,
+) -> Result<TokenResponse, OAuthError> {
+    let result = redeem(ctx, client, params).await;
+    if let Err(error) = &result
+        && error.code == ErrorCode::InvalidGrant
+    {
+        let reason = error.description.as_deref().unwrap_or("invalid_grant");
+        let detail = serde_json::json!({ "reason": reason });
+        ctx.security
+            .record("id_jag.rejected", "client", client.id.as_str(), detail)
+            .await;
+    }
+    result
+}
+
+async fn redeem(
     ctx: &OAuthContext,
     client: &Client,
     params: &OAuthParams,

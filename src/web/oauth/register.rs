@@ -13,20 +13,46 @@ use serde_json::json;
 
 use super::authorization;
 use crate::oauth::register::{RegisterError, Registrar};
+use crate::state::AppState;
 use crate::web::responses::no_store_json;
 
 /// The challenge of a 401 in token mode (RFC 6750 section 3).
 const INVALID_TOKEN_CHALLENGE: &str = "Bearer error=\"invalid_token\"";
 
 /// Registers a client: 201 with its id, secret (once) and effective metadata (DCR-2).
+/// A refusal is a security event (budgeted), with the requester's address.
 pub(crate) async fn post(
     State(registrar): State<Arc<Registrar>>,
+    State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, RegisterErrorResponse> {
+    // DCR-9 rate limits and the audit count per client address (SEC-17).
+    let trusted = &state.settings.raw.server.trusted_proxies;
+    let address = crate::web::client_ip::client_ip(peer.ip(), &headers, trusted);
+    let result = register(&registrar, address, &headers, body).await;
+    if let Err(RegisterErrorResponse(error)) = &result {
+        let detail = json!({ "reason": error.to_string() });
+        let address = address.to_string();
+        state
+            .oauth
+            .security
+            .record("dcr.rejected", "address", &address, detail)
+            .await;
+    }
+    result
+}
+
+async fn register(
+    registrar: &Registrar,
+    address: std::net::IpAddr,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, RegisterErrorResponse> {
+    let headers = headers.clone();
     let bearer = authorization(&headers).and_then(|value| bearer_token(&value));
-    let admission = registrar.admit(peer.ip(), bearer.as_deref()).await?;
+    let admission = registrar.admit(address, bearer.as_deref()).await?;
     let limit = registrar.max_request_bytes();
     let too_large = RegisterError::TooLarge { limit };
     if content_length(&headers).is_some_and(|length| length > limit) {

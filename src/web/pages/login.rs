@@ -166,6 +166,28 @@ pub(crate) async fn post(
         .login_guard
         .attempt(&state.store, &form.username, form.password, address)
         .await;
+    // Security events (budgeted): failed sign-ins and lockouts, by name and address.
+    let refused = match &outcome {
+        Ok(LoginOutcome::Invalid) => Some("login.failed"),
+        Ok(LoginOutcome::Throttled) => Some("login.throttled"),
+        _ => None,
+    };
+    if let Some(action) = refused {
+        // Bounded: whatever was typed is stored, at most 64 characters of it.
+        let username: String = form
+            .username
+            .trim()
+            .to_ascii_lowercase()
+            .chars()
+            .take(64)
+            .collect();
+        let detail = serde_json::json!({});
+        state
+            .oauth
+            .security
+            .record(action, "username", &username, detail)
+            .await;
+    }
     let (status, message) = match outcome {
         Ok(LoginOutcome::Success(user)) => {
             return match state.sessions.sign_in(Some(&session), &user).await {
