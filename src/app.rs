@@ -106,6 +106,7 @@ pub async fn build_state(settings: Settings, clock: SharedClock) -> Result<AppSt
         kek.keyed_hasher("csrf")?,
         clock.clone(),
         settings.raw.sessions.ttl,
+        kek.clone(),
     );
     let keyring = KeyRing::load(
         store.clone(),

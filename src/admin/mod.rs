@@ -10,6 +10,7 @@ pub mod clients;
 pub mod idp_keys;
 pub mod idps;
 pub mod initial_access_tokens;
+pub mod keys;
 pub mod servers;
 pub mod tokens;
 pub mod users;

@@ -20,6 +20,16 @@ pub enum ClientType {
     Confidential,
 }
 
+impl ClientType {
+    /// The API's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Confidential => "confidential",
+        }
+    }
+}
+
 /// Token-endpoint authentication method (RFC 7591 names).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -135,6 +145,17 @@ pub enum ClientSource {
     Dcr,
     /// Client ID Metadata Document.
     Cimd,
+}
+
+impl ClientSource {
+    /// The API's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Registered => "registered",
+            Self::Dcr => "dcr",
+            Self::Cimd => "cimd",
+        }
+    }
 }
 
 /// Where a client's public keys come from (private_key_jwt).

@@ -10,7 +10,7 @@ pub mod password;
 use std::time::Duration;
 
 use crate::clock::{SharedClock, seconds};
-use crate::crypto::{CryptoError, SecretHasher, constant_time_eq, random_token};
+use crate::crypto::{CryptoError, KeyEncryptionKey, SecretHasher, constant_time_eq, random_token};
 use crate::domain::ids::UserId;
 use crate::storage::{SessionRecord, Store, StoreError};
 
@@ -41,7 +41,11 @@ pub struct Sessions {
     csrf_hasher: SecretHasher,
     clock: SharedClock,
     ttl: Duration,
+    sealer: KeyEncryptionKey,
 }
+
+/// The seal purpose of a secret kept for its one showing.
+const REVEAL_PURPOSE: &str = "console reveal";
 
 /// Why a session operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +66,7 @@ impl Sessions {
         csrf_hasher: SecretHasher,
         clock: SharedClock,
         ttl: Duration,
+        sealer: KeyEncryptionKey,
     ) -> Self {
         Self {
             store,
@@ -69,7 +74,27 @@ impl Sessions {
             csrf_hasher,
             clock,
             ttl,
+            sealer,
         }
+    }
+
+    /// Keeps `secret` (sealed) for the session's next page, where [`Sessions::take_reveal`]
+    /// shows it once: a POST can answer 303 without putting a secret in a URL.
+    pub async fn keep_reveal(&self, session: &Session, secret: &str) -> Result<(), SessionError> {
+        let sealed = self.sealer.seal(REVEAL_PURPOSE, secret.as_bytes())?;
+        self.store
+            .set_reveal(&session.record.session_hash, &sealed)
+            .await?;
+        Ok(())
+    }
+
+    /// The kept secret, removed as it is read.
+    pub async fn take_reveal(&self, session: &Session) -> Result<Option<String>, SessionError> {
+        let Some(sealed) = self.store.take_reveal(&session.record.session_hash).await? else {
+            return Ok(None);
+        };
+        let plain = self.sealer.open(REVEAL_PURPOSE, &sealed)?;
+        Ok(String::from_utf8(plain).ok())
     }
 
     /// The live session for a cookie value.

@@ -39,6 +39,8 @@ SELECT session_hash, user_id, auth_time, created_at, expires_at, last_seen_at FR
  WHERE session_hash = $1 AND expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
 const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $2 WHERE session_hash = $1";
+const SET_REVEAL: &str = "UPDATE sessions SET reveal = $2 WHERE session_hash = $1";
+const GET_REVEAL: &str = "SELECT reveal FROM sessions WHERE session_hash = $1";
 
 impl Store {
     /// Stores a new session.
@@ -107,6 +109,37 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+
+    /// Keeps `sealed` for the session's next page ([`Store::take_reveal`]).
+    pub async fn set_reveal(&self, hash: &[u8], sealed: &[u8]) -> Result<(), StoreError> {
+        with_pool!(self, |pool| sqlx::query(SET_REVEAL)
+            .bind(hash)
+            .bind(sealed)
+            .execute(pool)
+            .await
+            .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The session's kept secret, cleared in the same transaction: shown once.
+    pub async fn take_reveal(&self, hash: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let sealed = with_tx!(self, |tx| {
+            let found: Option<(Option<Vec<u8>>,)> = sqlx::query_as(GET_REVEAL)
+                .bind(hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            let sealed = found.and_then(|(sealed,)| sealed);
+            if sealed.is_some() {
+                sqlx::query(SET_REVEAL)
+                    .bind(hash)
+                    .bind(None::<Vec<u8>>)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            sealed
+        });
+        Ok(sealed)
     }
 
     /// Ends a session (logout).

@@ -16,8 +16,8 @@ use crate::harness::flow::{UserAgent, hidden, location};
 const ADMIN: (&str, &str) = ("root", "correct horse battery");
 const PLAIN: (&str, &str) = ("bob", "battery staple horse");
 
-/// Every console route: (method, path). `{server}` and `{user}` are filled in.
-const ROUTES: [(&str, &str); 11] = [
+/// Every console route: (method, path). `{server}`, `{user}` and `{client}` are filled in.
+const ROUTES: [(&str, &str); 24] = [
     ("GET", "/admin"),
     ("GET", "/admin/servers"),
     ("POST", "/admin/servers"),
@@ -29,6 +29,19 @@ const ROUTES: [(&str, &str); 11] = [
     ("POST", "/admin/users"),
     ("GET", "/admin/users/{user}"),
     ("POST", "/admin/users/{user}"),
+    ("GET", "/admin/clients"),
+    ("POST", "/admin/clients"),
+    ("GET", "/admin/clients/{client}"),
+    ("POST", "/admin/clients/{client}"),
+    ("GET", "/admin/clients/{client}/delete"),
+    ("POST", "/admin/clients/{client}/delete"),
+    ("POST", "/admin/clients/{client}/secrets"),
+    ("GET", "/admin/clients/{client}/secrets/{secret}/revoke"),
+    ("POST", "/admin/clients/{client}/secrets/{secret}/revoke"),
+    ("GET", "/admin/keys"),
+    ("POST", "/admin/keys/rotate"),
+    ("GET", "/admin/settings"),
+    ("GET", "/admin/audit"),
 ];
 
 async fn create_user(app: &TestApp, (username, password): (&str, &str), admin: bool) -> String {
@@ -57,8 +70,20 @@ async fn signed_in<'a>(app: &'a TestApp, (username, password): (&str, &str)) -> 
     agent
 }
 
-fn path_of(template: &str, server: &str, user: &str) -> String {
-    template.replace("{server}", server).replace("{user}", user)
+/// The objects the routes name.
+struct Ids {
+    server: String,
+    user: String,
+    client: String,
+    secret: String,
+}
+
+fn path_of(template: &str, ids: &Ids) -> String {
+    template
+        .replace("{server}", &ids.server)
+        .replace("{user}", &ids.user)
+        .replace("{client}", &ids.client)
+        .replace("{secret}", &ids.secret)
 }
 
 /// Sends `method path` with the agent's cookie and a form carrying `csrf` (if any).
@@ -86,9 +111,29 @@ async fn console_refuses_signed_out_and_non_admin_callers(app: TestApp) {
             &["tools:read"],
         )
         .await;
-    let server_id = server["server_id"].as_str().unwrap().to_owned();
     let admin_id = create_user(&app, ADMIN, true).await;
     create_user(&app, PLAIN, false).await;
+    let client = app
+        .create_client(json!({"client_name": "Agent", "grant_types": ["client_credentials"]}))
+        .await;
+    let client_id = client["client_id"].as_str().unwrap().to_owned();
+    let secrets = app
+        .admin_ok(
+            Method::GET,
+            &format!("/admin/api/v1/clients/{client_id}/secrets"),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let ids = Ids {
+        server: server["server_id"].as_str().unwrap().to_owned(),
+        user: admin_id.clone(),
+        client: client_id,
+        secret: secrets["items"][0]["secret_id"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+    };
     let before = app
         .server()
         .state
@@ -99,7 +144,7 @@ async fn console_refuses_signed_out_and_non_admin_callers(app: TestApp) {
         .len();
 
     for (method, template) in ROUTES {
-        let path = path_of(template, &server_id, &admin_id);
+        let path = path_of(template, &ids);
         // Signed out: to the sign-in page that returns to the console.
         let mut anonymous = UserAgent::new(&app);
         let answer = send(&mut anonymous, method, &path, None).await;
@@ -109,7 +154,7 @@ async fn console_refuses_signed_out_and_non_admin_callers(app: TestApp) {
     let mut plain = signed_in(&app, PLAIN).await;
     // A non-admin lands home after sign-in, and every console route answers 403.
     for (method, template) in ROUTES {
-        let path = path_of(template, &server_id, &admin_id);
+        let path = path_of(template, &ids);
         let answer = send(&mut plain, method, &path, None).await;
         assert_eq!(answer.status(), StatusCode::FORBIDDEN, "{method} {path}");
         let html = answer.text().await.unwrap();
@@ -130,7 +175,7 @@ async fn console_refuses_signed_out_and_non_admin_callers(app: TestApp) {
         .unwrap();
     let foreign = hidden(&plain_page, "csrf_token");
     for (method, template) in ROUTES.iter().filter(|(m, _)| *m == "POST") {
-        let path = path_of(template, &server_id, &admin_id);
+        let path = path_of(template, &ids);
         for csrf in [None, Some(foreign.as_str())] {
             let answer = send(&mut admin, method, &path, csrf).await;
             assert_eq!(
@@ -230,7 +275,97 @@ async fn console_changes_are_validated_and_audited(app: TestApp) {
     app.finish().await;
 }
 
+/// A client registered in the console: its secret is on the page the 303 leads to, once
+/// (never in a URL), works at the token endpoint, and a second secret can be added and
+/// the first revoked after a confirmation.
+async fn console_client_secret_is_shown_once(app: TestApp) {
+    app.create_server(
+        "https://mcp.example.com/mcp",
+        &["tools:read"],
+        &["tools:read"],
+    )
+    .await;
+    create_user(&app, ADMIN, true).await;
+    let mut admin = signed_in(&app, ADMIN).await;
+    let page = admin.get("/admin/clients").await.text().await.unwrap();
+    let csrf = hidden(&page, "csrf_token");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("client_name", "Nightly agent"),
+        ("grant_types", "client_credentials"),
+        ("token_endpoint_auth_method", "client_secret_basic"),
+        ("enabled", "on"),
+    ];
+    let created = admin.post("/admin/clients", &form).await;
+    assert_eq!(created.status(), StatusCode::SEE_OTHER);
+    let target = location(&created);
+    assert!(!target.contains("secret="), "{target}");
+    let shown = admin.get(&target).await.text().await.unwrap();
+    assert!(shown.contains("Client registered."), "{shown}");
+    let secret = shown
+        .split("<code class=\"secret\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</code>").next())
+        .unwrap_or_else(|| panic!("no secret shown: {shown}"))
+        .to_owned();
+    let client_id = target
+        .trim_start_matches("/admin/clients/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Shown once: the same page again has no secret.
+    let again = admin.get(&target).await.text().await.unwrap();
+    assert!(!again.contains("class=\"secret\""), "shown twice");
+    // It is the client's secret.
+    let (status, _, tokens) = app
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some((&client_id, &secret)),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    // A second secret, then the first revoked (after confirming).
+    let secrets_path = format!("/admin/api/v1/clients/{client_id}/secrets");
+    let listed = app
+        .admin_ok(Method::GET, &secrets_path, None, StatusCode::OK)
+        .await;
+    let first = listed["items"][0]["secret_id"].as_str().unwrap().to_owned();
+    let add = admin
+        .post(
+            &format!("/admin/clients/{client_id}/secrets"),
+            &[("csrf_token", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(
+        location(&add),
+        format!("/admin/clients/{client_id}?flash=secret-added")
+    );
+    let page = admin.get(&location(&add)).await.text().await.unwrap();
+    assert!(page.contains("class=\"secret\""), "{page}");
+    let revoke = format!("/admin/clients/{client_id}/secrets/{first}/revoke");
+    let confirm = admin.get(&revoke).await.text().await.unwrap();
+    assert!(confirm.contains("cannot be undone"), "{confirm}");
+    let done = admin.post(&revoke, &[("csrf_token", csrf.as_str())]).await;
+    assert_eq!(done.status(), StatusCode::SEE_OTHER);
+    let (status, _, _) = app
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some((&client_id, &secret)),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the revoked secret still works"
+    );
+    let revoked = audit_events(&app, "client.secret_revoked").await;
+    assert_eq!(revoked.len(), 1, "{revoked:?}");
+    app.finish().await;
+}
+
 both_backends!(
+    console_client_secret_is_shown_once,
     console_refuses_signed_out_and_non_admin_callers,
     console_session_expires_after_inactivity,
     console_changes_are_validated_and_audited,

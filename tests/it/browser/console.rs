@@ -111,10 +111,55 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     assert_eq!(dana["admin"], true, "{dana}");
     assert_eq!(dana["email"], "dana@corp.example", "{dana}");
 
+    // A machine client: its secret is shown once, on the page the form leads to.
+    browser.navigate("Clients").await;
+    browser.fill_id("client_name", "Nightly agent").await;
+    // Off with the default authorization_code, on with client_credentials.
+    browser
+        .click_checkbox_value("grant_types", "authorization_code")
+        .await;
+    browser
+        .click_checkbox_value("grant_types", "client_credentials")
+        .await;
+    browser.submit("Register client").await;
+    let text = browser.text().await;
+    assert!(text.contains("Client registered."), "{text}");
+    assert!(text.contains("shown only this once"), "{text}");
+    save_screenshot(&browser, &screenshot_path("client")).await;
+    browser.navigate("Clients").await;
+    save_screenshot(&browser, &screenshot_path("clients")).await;
+
+    // Signing keys: rotate now.
+    browser.navigate("Signing keys").await;
+    browser.submit("Rotate the signing key").await;
+    let text = browser.text().await;
+    assert!(text.contains("A new signing key is published"), "{text}");
+    assert!(
+        text.contains("scheduled") || text.contains("published"),
+        "{text}"
+    );
+    save_screenshot(&browser, &screenshot_path("keys")).await;
+
+    // Settings: the effective configuration, secrets redacted.
+    browser.navigate("Settings").await;
+    let text = browser.text().await;
+    assert!(text.contains("[server]"), "{text}");
+    assert!(
+        !text.contains(crate::harness::ADMIN_TOKEN),
+        "the bootstrap token is shown"
+    );
+    save_screenshot(&browser, &screenshot_path("settings")).await;
+
     // Each change is in the audit log, by the operator.
     browser.navigate("Audit log").await;
     let text = browser.text().await;
-    for action in ["server.created", "user.created", "user.updated"] {
+    for action in [
+        "server.created",
+        "user.created",
+        "user.updated",
+        "client.created",
+        "key.rotated",
+    ] {
         assert!(text.contains(action), "{action}: {text}");
     }
     save_screenshot(&browser, &screenshot_path("audit")).await;

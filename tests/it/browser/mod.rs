@@ -204,6 +204,22 @@ impl Browser {
             .must(&format!("type into #{id}"));
     }
 
+    /// Clicks the checkbox named `name` whose value is `value` (toggling it).
+    pub(crate) async fn click_checkbox_value(&self, name: &str, value: &str) {
+        let xpath = format!(
+            "//input[@type = 'checkbox' and @name = {} and @value = {}]",
+            xpath_literal(name),
+            xpath_literal(value)
+        );
+        let checkbox = self
+            .the_one(&xpath, &format!("checkbox {name}={value}"))
+            .await;
+        checkbox
+            .click()
+            .await
+            .must(&format!("toggle {name}={value}"));
+    }
+
     /// Clicks the one checkbox named `name` (toggling it).
     pub(crate) async fn toggle(&self, name: &str) {
         let xpath = format!(

@@ -6,6 +6,7 @@ mod cimd;
 mod clients;
 mod idps;
 mod initial_access_tokens;
+mod keys;
 mod openapi;
 mod servers;
 mod users;
@@ -80,6 +81,8 @@ pub(crate) fn router() -> Router<AppState> {
             get(idps::get).patch(idps::patch).delete(idps::delete),
         )
         .route("/v1/audit", get(audit::list))
+        .route("/v1/keys", get(keys::list))
+        .route("/v1/keys/rotate", post(keys::rotate))
         .route("/v1/users", get(users::list).post(users::post))
         .route(
             "/v1/users/{user_id}",

@@ -4,7 +4,7 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audiences, audit, cimd, clients, idps, initial_access_tokens, servers, users};
+use super::{audiences, audit, cimd, clients, idps, initial_access_tokens, keys, servers, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -22,6 +22,7 @@ use super::{audiences, audit, cimd, clients, idps, initial_access_tokens, server
         idps::post, idps::list, idps::get, idps::patch, idps::delete,
         audiences::post, audiences::list, audiences::get, audiences::patch, audiences::delete,
         audit::list,
+        keys::list, keys::rotate,
     ),
     modifiers(&AdminTokenScheme),
     tags(
@@ -32,6 +33,7 @@ use super::{audiences, audit, cimd, clients, idps, initial_access_tokens, server
         (name = "idps", description = "Trusted enterprise IdPs whose ID-JAGs are redeemed (Cross App Access)"),
         (name = "id-jag-audiences", description = "Authorization servers this server issues ID-JAGs for (token exchange)"),
         (name = "initial-access-tokens", description = "Tokens that let clients register themselves (RFC 7591)"),
+        (name = "keys", description = "Signing keys: schedule, state and rotation"),
         (name = "audit", description = "The audit log: every admin change and security event"),
     )
 )]

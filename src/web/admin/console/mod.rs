@@ -5,9 +5,12 @@
 //! flash message.
 
 mod audit;
+mod clients;
 mod dashboard;
 mod guard;
+mod keys;
 mod servers;
+mod settings;
 mod users;
 
 use askama::Template;
@@ -37,18 +40,41 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             "/servers/{server_id}/delete",
             get(servers::confirm_delete).post(servers::delete),
         )
+        .route("/clients", get(clients::list).post(clients::create))
+        .route(
+            "/clients/{client_id}",
+            get(clients::show).post(clients::update),
+        )
+        .route(
+            "/clients/{client_id}/delete",
+            get(clients::confirm_delete).post(clients::delete),
+        )
+        .route(
+            "/clients/{client_id}/secrets",
+            axum::routing::post(clients::add_secret),
+        )
+        .route(
+            "/clients/{client_id}/secrets/{secret_id}/revoke",
+            get(clients::confirm_revoke_secret).post(clients::revoke_secret),
+        )
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user_id}", get(users::show).post(users::update))
+        .route("/keys", get(keys::list))
+        .route("/keys/rotate", axum::routing::post(keys::rotate))
+        .route("/settings", get(settings::get))
         .route("/audit", get(audit::list))
         .route_layer(from_fn_with_state(state.clone(), guard::require_admin))
 }
 
 /// The sections of the console's navigation, in order: (path, label).
-const SECTIONS: [(&str, &str); 4] = [
+const SECTIONS: [(&str, &str); 7] = [
     ("/admin", "Dashboard"),
     ("/admin/servers", "MCP servers"),
+    ("/admin/clients", "Clients"),
     ("/admin/users", "Users"),
+    ("/admin/keys", "Signing keys"),
     ("/admin/audit", "Audit log"),
+    ("/admin/settings", "Settings"),
 ];
 
 /// What every console page's frame needs.
@@ -99,6 +125,13 @@ fn flash_message(code: &str) -> Option<&'static str> {
         "server-deleted" => "MCP server deleted.",
         "user-created" => "User created.",
         "user-updated" => "User saved.",
+        "client-created" => "Client registered.",
+        "client-updated" => "Client saved.",
+        "client-deleted" => "Client deleted.",
+        "secret-added" => "New secret added; the older ones stay active until revoked.",
+        "secret-revoked" => "Secret revoked.",
+        "key-rotated" => "A new signing key is published; it signs once caches have it.",
+        "key-pending" => "A new signing key was already waiting; nothing changed.",
         _ => return None,
     })
 }

@@ -318,7 +318,7 @@ pub(super) async fn confirm_delete(
 #[derive(Debug, Deserialize)]
 pub(super) struct ConfirmForm {
     #[serde(default)]
-    csrf_token: String,
+    pub(super) csrf_token: String,
 }
 
 pub(super) async fn delete(
