@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cimd;
 pub mod client_secrets;
 pub mod clients;
+pub mod grants;
 pub mod idp_keys;
 pub mod idps;
 pub mod initial_access_tokens;

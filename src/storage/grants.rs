@@ -3,7 +3,10 @@
 
 use sqlx::FromRow;
 
-use super::{Backend, Store, StoreError, revoked, with_pool, with_tx};
+use super::audit::insert_audit;
+use super::{
+    AuditEvent, Backend, Page, PageRequest, Store, StoreError, revoked, with_pool, with_tx,
+};
 use crate::clock::UnixTime;
 
 /// A grant: what a user allowed a client at one MCP server.
@@ -69,6 +72,10 @@ VALUES ($1, $2, $3, $4, $5)";
 const ROTATE_REFRESH: &str = "\
 UPDATE refresh_tokens SET rotated_at = $2 \
  WHERE token_hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL AND expires_at > $2";
+const LIST_GRANTS: &str = "\
+SELECT grant_id, client_id, user_id, server_id, scope, auth_time, created_at, expires_at, revoked_at \
+  FROM grants WHERE grant_id > $1 AND ($2 IS NULL OR user_id = $2) AND ($3 IS NULL OR client_id = $3) \
+ ORDER BY grant_id LIMIT $4";
 const REVOKE_GRANT: &str =
     "UPDATE grants SET revoked_at = $2 WHERE grant_id = $1 AND revoked_at IS NULL";
 const REVOKE_FAMILY: &str =
@@ -107,6 +114,51 @@ impl Store {
             .fetch_optional(pool)
             .await)?;
         Ok(row)
+    }
+
+    /// A page of grants (live, expired or revoked), of one user and/or one client.
+    pub async fn list_grants(
+        &self,
+        user_id: Option<&str>,
+        client_id: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<GrantRecord>, StoreError> {
+        let rows: Vec<GrantRecord> = with_pool!(self, |pool| sqlx::query_as(LIST_GRANTS)
+            .bind(page.after_key())
+            .bind(user_id)
+            .bind(client_id)
+            .bind(page.fetch_limit())
+            .fetch_all(pool)
+            .await)?;
+        Ok(page.page(rows, |g: &GrantRecord| g.grant_id.clone()))
+    }
+
+    /// [`Store::revoke_grant`] by an administrator, with the audit event in the same
+    /// transaction; `false` (nothing written) when the grant was already revoked.
+    pub async fn revoke_grant_audited(
+        &self,
+        grant_id: &str,
+        event: &AuditEvent,
+        now: UnixTime,
+    ) -> Result<bool, StoreError> {
+        let revoked = with_tx!(self, |tx| {
+            let revoked = sqlx::query(REVOKE_GRANT)
+                .bind(grant_id)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if revoked == 1 {
+                sqlx::query(REVOKE_FAMILY)
+                    .bind(grant_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                insert_audit!(tx, event, now);
+            }
+            revoked == 1
+        });
+        Ok(revoked)
     }
 
     /// Revokes a grant and every refresh token of its family (REFRESH-4, REVOKE-4);

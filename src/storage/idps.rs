@@ -68,6 +68,25 @@ const TOUCH_IDENTITY: &str = "UPDATE user_identities SET last_seen_at = $4 \
 const INSERT_IDENTITY: &str = "\
 INSERT INTO user_identities (issuer, tenant, subject, user_id, created_at, last_seen_at) \
 VALUES ($1, $2, $3, $4, $5, $5)";
+const LIST_USER_IDENTITIES: &str = "\
+SELECT issuer, tenant, subject, created_at, last_seen_at FROM user_identities \
+ WHERE user_id = $1 ORDER BY issuer, tenant, subject";
+
+/// An external identity linked to a user, as stored.
+#[derive(Debug, Clone, FromRow)]
+pub struct IdentityRecord {
+    /// The IdP's or provider's issuer.
+    pub issuer: String,
+    /// Its tenant ('' when none).
+    pub tenant: String,
+    /// The subject there.
+    pub subject: String,
+    /// When linked.
+    pub created_at: i64,
+    /// When last used (hourly resolution).
+    pub last_seen_at: i64,
+}
+
 /// Links only while the account has no identity from the same issuer and tenant: one
 /// person, one subject per IdP.
 const LINK_IDENTITY: &str = "\
@@ -329,6 +348,18 @@ impl Store {
             insert_audit!(tx, event, user.created_at);
         });
         Ok(())
+    }
+
+    /// The external identities linked to a user.
+    pub async fn list_user_identities(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<IdentityRecord>, StoreError> {
+        let rows = with_pool!(self, |pool| sqlx::query_as(LIST_USER_IDENTITIES)
+            .bind(user_id)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
     }
 
     /// Links an external identity to an existing account (verified-email linking,

@@ -42,7 +42,7 @@ pub use console::ObjectCounts;
 pub use dcr::DcrRegistration;
 pub use federation::FederationStateRecord;
 pub use grants::{GrantRecord, RefreshTokenRecord};
-pub use idps::ExternalIdentity;
+pub use idps::{ExternalIdentity, IdentityRecord};
 pub use initial_access_tokens::InitialAccessTokenRecord;
 pub use keys::{KeyInsert, SigningKeyRecord};
 pub use postgres::POSTGRES_MIGRATOR;

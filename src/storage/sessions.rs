@@ -2,7 +2,8 @@
 
 use sqlx::FromRow;
 
-use super::{Store, StoreError, with_pool, with_tx};
+use super::audit::insert_audit;
+use super::{AuditEvent, Store, StoreError, with_pool, with_tx};
 use crate::clock::UnixTime;
 use crate::domain::ids::UserId;
 
@@ -39,6 +40,10 @@ SELECT session_hash, user_id, auth_time, created_at, expires_at, last_seen_at FR
  WHERE session_hash = $1 AND expires_at > $2";
 const DELETE_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1";
 const TOUCH_SESSION: &str = "UPDATE sessions SET last_seen_at = $2 WHERE session_hash = $1";
+const LIST_USER_SESSIONS: &str = "\
+SELECT session_hash, user_id, auth_time, created_at, expires_at, last_seen_at FROM sessions \
+ WHERE user_id = $1 AND expires_at > $2 ORDER BY created_at DESC LIMIT 100";
+const DELETE_USER_SESSION: &str = "DELETE FROM sessions WHERE session_hash = $1 AND user_id = $2";
 const SET_REVEAL: &str = "UPDATE sessions SET reveal = $2 WHERE session_hash = $1";
 const GET_REVEAL: &str = "SELECT reveal FROM sessions WHERE session_hash = $1";
 
@@ -140,6 +145,43 @@ impl Store {
             sealed
         });
         Ok(sealed)
+    }
+
+    /// The live sessions of a user, newest first (at most 100).
+    pub async fn list_user_sessions(
+        &self,
+        user_id: &str,
+        now: UnixTime,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows = with_pool!(self, |pool| sqlx::query_as(LIST_USER_SESSIONS)
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(pool)
+            .await)?;
+        Ok(rows)
+    }
+
+    /// Ends one session of `user_id` by an administrator, with its audit event;
+    /// `NotFound` when the user has no such session.
+    pub async fn end_user_session(
+        &self,
+        user_id: &str,
+        hash: &[u8],
+        event: &AuditEvent,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        with_tx!(self, |tx| {
+            let ended = sqlx::query(DELETE_USER_SESSION)
+                .bind(hash)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            if ended.rows_affected() == 0 {
+                return Err(StoreError::NotFound);
+            }
+            insert_audit!(tx, event, now);
+        });
+        Ok(())
     }
 
     /// Ends a session (logout).

@@ -17,7 +17,7 @@ const ADMIN: (&str, &str) = ("root", "correct horse battery");
 const PLAIN: (&str, &str) = ("bob", "battery staple horse");
 
 /// Every console route: (method, path). `{server}`, `{user}` and `{client}` are filled in.
-const ROUTES: [(&str, &str); 24] = [
+const ROUTES: [(&str, &str); 29] = [
     ("GET", "/admin"),
     ("GET", "/admin/servers"),
     ("POST", "/admin/servers"),
@@ -42,6 +42,11 @@ const ROUTES: [(&str, &str); 24] = [
     ("POST", "/admin/keys/rotate"),
     ("GET", "/admin/settings"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/grants"),
+    ("GET", "/admin/grants/{grant}/revoke"),
+    ("POST", "/admin/grants/{grant}/revoke"),
+    ("GET", "/admin/users/{user}/sessions/{session}/end"),
+    ("POST", "/admin/users/{user}/sessions/{session}/end"),
 ];
 
 async fn create_user(app: &TestApp, (username, password): (&str, &str), admin: bool) -> String {
@@ -84,6 +89,8 @@ fn path_of(template: &str, ids: &Ids) -> String {
         .replace("{user}", &ids.user)
         .replace("{client}", &ids.client)
         .replace("{secret}", &ids.secret)
+        .replace("{grant}", "grt_x")
+        .replace("{session}", "c2Vzc2lvbg")
 }
 
 /// Sends `method path` with the agent's cookie and a form carrying `csrf` (if any).

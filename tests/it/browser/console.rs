@@ -22,6 +22,15 @@ fn screenshot_path(page: &str) -> String {
     format!("{}/console-{page}.png", env!("CARGO_TARGET_TMPDIR"))
 }
 
+/// The link to the operator's own page in the users list.
+async fn operator_page(browser: &Browser) -> String {
+    let html = browser.html().await;
+    let marker = format!(">{}</a>", OPERATOR.0);
+    let end = html.find(&marker).expect("the operator is listed");
+    let start = html[..end].rfind("href=\"").expect("a link") + "href=\"".len();
+    html[start..end].trim_end_matches('"').to_owned()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     let app = TestApp::spawn(Backend::Sqlite).await;
@@ -139,6 +148,22 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
         "{text}"
     );
     save_screenshot(&browser, &screenshot_path("keys")).await;
+
+    // Grants, filtered by user (none yet), and the operator's own browser session.
+    browser.navigate("Grants").await;
+    browser.fill_id("user_id", "usr_nobody").await;
+    browser.submit("Filter").await;
+    assert!(browser.text().await.contains("No grant."));
+    save_screenshot(&browser, &screenshot_path("grants")).await;
+    browser.navigate("Users").await;
+    browser
+        .goto(&format!("{}{}", app.base, operator_page(&browser).await))
+        .await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("Signed-in browsers") && text.contains("Sign out…"),
+        "{text}"
+    );
 
     // Settings: the effective configuration, secrets redacted.
     browser.navigate("Settings").await;

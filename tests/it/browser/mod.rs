@@ -307,6 +307,11 @@ impl Browser {
         text.as_str().unwrap_or_default().to_owned()
     }
 
+    /// The page's markup (`document.documentElement.outerHTML`).
+    pub(crate) async fn html(&self) -> String {
+        self.client.source().await.must("read the page source")
+    }
+
     /// The address the browser is at now (after any redirects).
     pub(crate) async fn current_url(&self) -> url::Url {
         self.client.current_url().await.must("read the current URL")

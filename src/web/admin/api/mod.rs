@@ -4,6 +4,7 @@ mod audiences;
 mod audit;
 mod cimd;
 mod clients;
+mod grants;
 mod idps;
 mod initial_access_tokens;
 mod keys;
@@ -81,6 +82,14 @@ pub(crate) fn router() -> Router<AppState> {
             get(idps::get).patch(idps::patch).delete(idps::delete),
         )
         .route("/v1/audit", get(audit::list))
+        .route("/v1/grants", get(grants::list))
+        .route("/v1/grants/{grant_id}/revoke", post(grants::revoke))
+        .route("/v1/users/{user_id}/sessions", get(grants::sessions))
+        .route(
+            "/v1/users/{user_id}/sessions/{session_id}",
+            delete(grants::end_session),
+        )
+        .route("/v1/users/{user_id}/identities", get(grants::identities))
         .route("/v1/keys", get(keys::list))
         .route("/v1/keys/rotate", post(keys::rotate))
         .route("/v1/users", get(users::list).post(users::post))

@@ -4,7 +4,9 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audiences, audit, cimd, clients, idps, initial_access_tokens, keys, servers, users};
+use super::{
+    audiences, audit, cimd, clients, grants, idps, initial_access_tokens, keys, servers, users,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +25,7 @@ use super::{audiences, audit, cimd, clients, idps, initial_access_tokens, keys, 
         audiences::post, audiences::list, audiences::get, audiences::patch, audiences::delete,
         audit::list,
         keys::list, keys::rotate,
+        grants::list, grants::revoke, grants::sessions, grants::end_session, grants::identities,
     ),
     modifiers(&AdminTokenScheme),
     tags(
@@ -33,6 +36,7 @@ use super::{audiences, audit, cimd, clients, idps, initial_access_tokens, keys, 
         (name = "idps", description = "Trusted enterprise IdPs whose ID-JAGs are redeemed (Cross App Access)"),
         (name = "id-jag-audiences", description = "Authorization servers this server issues ID-JAGs for (token exchange)"),
         (name = "initial-access-tokens", description = "Tokens that let clients register themselves (RFC 7591)"),
+        (name = "grants", description = "What users allowed clients: list by user or client, revoke"),
         (name = "keys", description = "Signing keys: schedule, state and rotation"),
         (name = "audit", description = "The audit log: every admin change and security event"),
     )

@@ -196,6 +196,7 @@ super::form_page!(ClientPage, false);
 #[template(path = "console/confirm_delete.html")]
 struct ConfirmPage {
     chrome: ConsoleChrome,
+    verb: &'static str,
     what: String,
     name: String,
     action: String,
@@ -449,6 +450,7 @@ pub(super) async fn confirm_revoke_secret(
 ) -> Response {
     let confirm = ConfirmPage {
         chrome: ConsoleChrome::new(&state, &admin, "/admin/clients", None),
+        verb: "Revoke",
         what: "client secret".to_owned(),
         name: format!("{secret_id} of {id}"),
         action: format!(
@@ -493,6 +495,7 @@ pub(super) async fn confirm_delete(
     };
     let confirm = ConfirmPage {
         chrome: ConsoleChrome::new(&state, &admin, "/admin/clients", None),
+        verb: "Delete",
         what: "client".to_owned(),
         name: format!("{} ({})", client.client_name, client.client_id),
         action: format!("/admin/clients/{}/delete", encoded(&client.client_id)),

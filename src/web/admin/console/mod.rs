@@ -7,6 +7,7 @@
 mod audit;
 mod clients;
 mod dashboard;
+mod grants;
 mod guard;
 mod keys;
 mod servers;
@@ -59,6 +60,15 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user_id}", get(users::show).post(users::update))
+        .route("/grants", get(grants::list))
+        .route(
+            "/grants/{grant_id}/revoke",
+            get(grants::confirm_revoke).post(grants::revoke),
+        )
+        .route(
+            "/users/{user_id}/sessions/{session_id}/end",
+            get(grants::confirm_end_session).post(grants::end_session),
+        )
         .route("/keys", get(keys::list))
         .route("/keys/rotate", axum::routing::post(keys::rotate))
         .route("/settings", get(settings::get))
@@ -67,11 +77,12 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// The sections of the console's navigation, in order: (path, label).
-const SECTIONS: [(&str, &str); 7] = [
+const SECTIONS: [(&str, &str); 8] = [
     ("/admin", "Dashboard"),
     ("/admin/servers", "MCP servers"),
     ("/admin/clients", "Clients"),
     ("/admin/users", "Users"),
+    ("/admin/grants", "Grants"),
     ("/admin/keys", "Signing keys"),
     ("/admin/audit", "Audit log"),
     ("/admin/settings", "Settings"),
@@ -130,6 +141,8 @@ fn flash_message(code: &str) -> Option<&'static str> {
         "client-deleted" => "Client deleted.",
         "secret-added" => "New secret added; the older ones stay active until revoked.",
         "secret-revoked" => "Secret revoked.",
+        "grant-revoked" => "Grant revoked.",
+        "session-ended" => "Session ended: that browser is signed out.",
         "key-rotated" => "A new signing key is published; it signs once caches have it.",
         "key-pending" => "A new signing key was already waiting; nothing changed.",
         _ => return None,

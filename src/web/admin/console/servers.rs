@@ -135,6 +135,7 @@ super::form_page!(ServerPage, false);
 #[template(path = "console/confirm_delete.html")]
 struct ConfirmDelete {
     chrome: ConsoleChrome,
+    verb: &'static str,
     what: String,
     name: String,
     action: String,
@@ -306,6 +307,7 @@ pub(super) async fn confirm_delete(
     };
     let confirm = ConfirmDelete {
         chrome: ConsoleChrome::new(&state, &admin, "/admin/servers", None),
+        verb: "Delete",
         what: "MCP server".to_owned(),
         name: format!("{} ({})", server.name, server.resource),
         action: format!("/admin/servers/{}/delete", server.server_id),

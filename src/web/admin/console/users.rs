@@ -12,10 +12,10 @@ use serde::Deserialize;
 use super::servers::ListParams;
 use super::{
     ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok, form_failure,
-    page, read_failure,
+    page, read_failure, timestamp,
 };
-use crate::admin::ListQuery;
 use crate::admin::users::{self as user_admin, NewUserBody, UserPatchBody, UserView};
+use crate::admin::{AdminError, ListQuery, grants};
 use crate::domain::ids::UserId;
 use crate::state::AppState;
 use crate::web::pages::{PageError, PageForm};
@@ -70,6 +70,52 @@ struct UserPage {
     user: UserView,
     form: UserForm,
     error: Option<FieldError>,
+    sessions: Vec<SessionRow>,
+    identities: Vec<IdentityRow>,
+}
+
+/// A live session as a table row.
+struct SessionRow {
+    session_id: String,
+    signed_in: String,
+    expires: String,
+}
+
+/// A linked identity as a table row.
+struct IdentityRow {
+    issuer: String,
+    tenant: String,
+    subject: String,
+    linked: String,
+}
+
+/// The user's sessions and linked identities, for their page.
+async fn extras(
+    state: &AppState,
+    id: &UserId,
+) -> Result<(Vec<SessionRow>, Vec<IdentityRow>), AdminError> {
+    let sessions = grants::sessions(&state.admin, id)
+        .await?
+        .items
+        .into_iter()
+        .map(|s| SessionRow {
+            signed_in: s.auth_time.map(timestamp).unwrap_or_default(),
+            expires: timestamp(s.expires_at),
+            session_id: s.session_id,
+        })
+        .collect();
+    let identities = grants::identities(&state.admin, id)
+        .await?
+        .items
+        .into_iter()
+        .map(|i| IdentityRow {
+            linked: timestamp(i.created_at),
+            issuer: i.issuer,
+            tenant: i.tenant.unwrap_or_default(),
+            subject: i.subject,
+        })
+        .collect();
+    Ok((sessions, identities))
 }
 
 super::form_page!(UsersPage, true);
@@ -164,14 +210,23 @@ pub(super) async fn show(
     Query(flash): Query<FlashQuery>,
     headers: HeaderMap,
 ) -> Response {
-    match user_admin::get(&state.admin, &UserId::from_stored(id)).await {
-        Ok(user) => page(
+    let id = UserId::from_stored(id);
+    let found = async {
+        let user = user_admin::get(&state.admin, &id).await?;
+        let (sessions, identities) = extras(&state, &id).await?;
+        Ok::<_, AdminError>((user, sessions, identities))
+    }
+    .await;
+    match found {
+        Ok((user, sessions, identities)) => page(
             StatusCode::OK,
             &UserPage {
                 chrome: ConsoleChrome::new(&state, &admin, "/admin/users", flash.flash.as_deref()),
                 form: UserForm::from_view(&user),
                 user,
                 error: None,
+                sessions,
+                identities,
             },
         ),
         Err(error) => read_failure(&state, &headers, error),
@@ -226,14 +281,22 @@ async fn shown_again(
     form: UserForm,
     error: FieldError,
 ) -> Response {
-    match user_admin::get(&state.admin, id).await {
-        Ok(user) => page(
+    let found = async {
+        let user = user_admin::get(&state.admin, id).await?;
+        let (sessions, identities) = extras(state, id).await?;
+        Ok::<_, AdminError>((user, sessions, identities))
+    }
+    .await;
+    match found {
+        Ok((user, sessions, identities)) => page(
             StatusCode::UNPROCESSABLE_ENTITY,
             &UserPage {
                 chrome: ConsoleChrome::new(state, admin, "/admin/users", None),
                 user,
                 form,
                 error: Some(error),
+                sessions,
+                identities,
             },
         ),
         Err(error) => read_failure(state, headers, error),
