@@ -17,7 +17,7 @@ const ADMIN: (&str, &str) = ("root", "correct horse battery");
 const PLAIN: (&str, &str) = ("bob", "battery staple horse");
 
 /// Every console route: (method, path). `{server}`, `{user}` and `{client}` are filled in.
-const ROUTES: [(&str, &str); 29] = [
+const ROUTES: [(&str, &str); 35] = [
     ("GET", "/admin"),
     ("GET", "/admin/servers"),
     ("POST", "/admin/servers"),
@@ -42,6 +42,12 @@ const ROUTES: [(&str, &str); 29] = [
     ("POST", "/admin/keys/rotate"),
     ("GET", "/admin/settings"),
     ("GET", "/admin/audit"),
+    ("GET", "/admin/idps"),
+    ("POST", "/admin/idps"),
+    ("GET", "/admin/idps/{idp}"),
+    ("POST", "/admin/idps/{idp}"),
+    ("GET", "/admin/idps/{idp}/delete"),
+    ("POST", "/admin/idps/{idp}/delete"),
     ("GET", "/admin/grants"),
     ("GET", "/admin/grants/{grant}/revoke"),
     ("POST", "/admin/grants/{grant}/revoke"),
@@ -90,6 +96,7 @@ fn path_of(template: &str, ids: &Ids) -> String {
         .replace("{client}", &ids.client)
         .replace("{secret}", &ids.secret)
         .replace("{grant}", "grt_x")
+        .replace("{idp}", "idp_x")
         .replace("{session}", "c2Vzc2lvbg")
 }
 

@@ -149,6 +149,28 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     );
     save_screenshot(&browser, &screenshot_path("keys")).await;
 
+    // A trusted IdP, its keys at a JWK Set URL.
+    browser.navigate("Trusted IdPs").await;
+    browser
+        .fill_id("issuer", "https://login.corp-idp.example")
+        .await;
+    browser.fill_id("name", "Corp IdP").await;
+    browser
+        .fill_id("jwks_uri", "https://login.corp-idp.example/keys")
+        .await;
+    browser.fill_id("scope", "docs:read").await;
+    browser.submit("Trust this IdP").await;
+    let text = browser.text().await;
+    assert!(text.contains("IdP trusted."), "{text}");
+    browser.navigate("Trusted IdPs").await;
+    assert!(
+        browser
+            .text()
+            .await
+            .contains("https://login.corp-idp.example/keys")
+    );
+    save_screenshot(&browser, &screenshot_path("idps")).await;
+
     // Grants, filtered by user (none yet), and the operator's own browser session.
     browser.navigate("Grants").await;
     browser.fill_id("user_id", "usr_nobody").await;

@@ -9,6 +9,7 @@ mod clients;
 mod dashboard;
 mod grants;
 mod guard;
+mod idps;
 mod keys;
 mod servers;
 mod settings;
@@ -60,6 +61,12 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user_id}", get(users::show).post(users::update))
+        .route("/idps", get(idps::list).post(idps::create))
+        .route("/idps/{idp_id}", get(idps::show).post(idps::update))
+        .route(
+            "/idps/{idp_id}/delete",
+            get(idps::confirm_delete).post(idps::delete),
+        )
         .route("/grants", get(grants::list))
         .route(
             "/grants/{grant_id}/revoke",
@@ -77,12 +84,13 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// The sections of the console's navigation, in order: (path, label).
-const SECTIONS: [(&str, &str); 8] = [
+const SECTIONS: [(&str, &str); 9] = [
     ("/admin", "Dashboard"),
     ("/admin/servers", "MCP servers"),
     ("/admin/clients", "Clients"),
     ("/admin/users", "Users"),
     ("/admin/grants", "Grants"),
+    ("/admin/idps", "Trusted IdPs"),
     ("/admin/keys", "Signing keys"),
     ("/admin/audit", "Audit log"),
     ("/admin/settings", "Settings"),
@@ -141,6 +149,9 @@ fn flash_message(code: &str) -> Option<&'static str> {
         "client-deleted" => "Client deleted.",
         "secret-added" => "New secret added; the older ones stay active until revoked.",
         "secret-revoked" => "Secret revoked.",
+        "idp-created" => "IdP trusted.",
+        "idp-updated" => "IdP saved.",
+        "idp-deleted" => "IdP no longer trusted.",
         "grant-revoked" => "Grant revoked.",
         "session-ended" => "Session ended: that browser is signed out.",
         "key-rotated" => "A new signing key is published; it signs once caches have it.",
