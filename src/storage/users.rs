@@ -134,15 +134,24 @@ impl Store {
         Ok(count > 0)
     }
 
-    /// A page of users ordered by username.
-    pub async fn list_users(&self, page: &PageRequest) -> Result<Page<User>, StoreError> {
+    /// A page of users ordered by username; with `search`, only those whose username or
+    /// email contains it (case-insensitively: both are stored lower-cased).
+    pub async fn list_users(
+        &self,
+        page: &PageRequest,
+        search: Option<&str>,
+    ) -> Result<Page<User>, StoreError> {
         let sql = format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE username > $1 ORDER BY username LIMIT $2"
+            "SELECT {USER_COLUMNS} FROM users WHERE username > $1 \
+               AND ($3 IS NULL OR username LIKE $3 ESCAPE '\\' OR email LIKE $3 ESCAPE '\\') \
+             ORDER BY username LIMIT $2"
         );
+        let pattern = search.map(contains_pattern);
         let rows: Vec<UserRow> = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await
         })?;
@@ -161,6 +170,19 @@ impl Store {
         })?;
         Ok(row.map(to_record))
     }
+}
+
+/// `%term%` for LIKE, lower-cased, with the wildcards of `term` escaped.
+fn contains_pattern(term: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in term.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 fn to_record(row: UserRow) -> UserRecord {

@@ -17,7 +17,7 @@ const ADMIN: (&str, &str) = ("root", "correct horse battery");
 const PLAIN: (&str, &str) = ("bob", "battery staple horse");
 
 /// Every console route: (method, path). `{server}`, `{user}` and `{client}` are filled in.
-const ROUTES: [(&str, &str); 35] = [
+const ROUTES: [(&str, &str); 37] = [
     ("GET", "/admin"),
     ("GET", "/admin/servers"),
     ("POST", "/admin/servers"),
@@ -29,6 +29,8 @@ const ROUTES: [(&str, &str); 35] = [
     ("POST", "/admin/users"),
     ("GET", "/admin/users/{user}"),
     ("POST", "/admin/users/{user}"),
+    ("GET", "/admin/users/{user}/delete"),
+    ("POST", "/admin/users/{user}/delete"),
     ("GET", "/admin/clients"),
     ("POST", "/admin/clients"),
     ("GET", "/admin/clients/{client}"),

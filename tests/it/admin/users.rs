@@ -208,7 +208,41 @@ async fn user_email_is_recorded_unique_and_removable(app: TestApp) {
     app.finish().await;
 }
 
+/// `?q=` finds users whose username or email contains the term, in any case; LIKE
+/// wildcards in the term are plain characters.
+async fn users_are_searched_by_name_or_email(app: TestApp) {
+    for (username, email) in [
+        ("alice", "alice@corp.example"),
+        ("bob", "b@home.example"),
+        ("carol_1", "c@corp.example"),
+    ] {
+        let body = json!({"username": username, "password": "password1", "email": email});
+        app.admin_ok(Method::POST, USERS, Some(body), StatusCode::CREATED)
+            .await;
+    }
+    let names = |found: &Value| -> Vec<String> {
+        found["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let search = |q: &str| {
+        let path = format!("{USERS}?q={q}");
+        let app = &app;
+        async move { app.admin_ok(Method::GET, &path, None, StatusCode::OK).await }
+    };
+    assert_eq!(names(&search("ALI").await), ["alice"]);
+    assert_eq!(names(&search("corp").await), ["alice", "carol_1"]);
+    assert_eq!(names(&search("%25").await), Vec::<String>::new());
+    assert_eq!(names(&search("_").await), ["carol_1"]);
+    assert_eq!(names(&search("").await).len(), 3);
+    app.finish().await;
+}
+
 both_backends!(
+    users_are_searched_by_name_or_email,
     user_email_is_recorded_unique_and_removable,
     sec_13_user_password_is_stored_as_argon2,
     duplicate_and_invalid_users_are_refused,

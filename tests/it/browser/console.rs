@@ -108,6 +108,11 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     let text = browser.text().await;
     assert!(text.contains("dana@corp.example"), "{text}");
     save_screenshot(&browser, &screenshot_path("users")).await;
+    browser.fill_id("q", "CORP.example").await;
+    browser.submit("Search").await;
+    let html = browser.html().await;
+    assert!(html.contains(">dana</a>"), "{html}");
+    assert!(!html.contains(&format!(">{}</a>", OPERATOR.0)), "{html}");
     let users = app
         .admin_ok(Method::GET, "/admin/api/v1/users", None, StatusCode::OK)
         .await;

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use crate::admin::users::{NewUserBody, UserPage, UserPatchBody, UserView};
-use crate::admin::{AdminContext, ListQuery, users};
+use crate::admin::users::{NewUserBody, UserPage, UserPatchBody, UserQuery, UserView};
+use crate::admin::{AdminContext, users};
 use crate::domain::ids::UserId;
 use crate::web::extract::{AdminCaller, ApiJson};
 use crate::web::responses::{ApiError, ApiErrorBody};
@@ -25,13 +25,13 @@ pub(super) async fn post(
 }
 
 /// List users.
-#[utoipa::path(get, path = "/admin/api/v1/users", tag = "users", operation_id = "list_users", params(ListQuery),
+#[utoipa::path(get, path = "/admin/api/v1/users", tag = "users", operation_id = "list_users", params(UserQuery),
     responses((status = 200, body = UserPage), (status = 401, body = ApiErrorBody)),
     security(("admin_token" = [])))]
 pub(super) async fn list(
     State(ctx): State<AdminContext>,
     _admin: AdminCaller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<UserQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     Ok(Json(users::list(&ctx, query).await?))
 }

@@ -61,6 +61,10 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/users", get(users::list).post(users::create))
         .route("/users/{user_id}", get(users::show).post(users::update))
+        .route(
+            "/users/{user_id}/delete",
+            get(users::confirm_delete).post(users::delete),
+        )
         .route("/idps", get(idps::list).post(idps::create))
         .route("/idps/{idp_id}", get(idps::show).post(idps::update))
         .route(
@@ -144,6 +148,7 @@ fn flash_message(code: &str) -> Option<&'static str> {
         "server-deleted" => "MCP server deleted.",
         "user-created" => "User created.",
         "user-updated" => "User saved.",
+        "user-deleted" => "User deleted, with their grants and sessions.",
         "client-created" => "Client registered.",
         "client-updated" => "Client saved.",
         "client-deleted" => "Client deleted.",

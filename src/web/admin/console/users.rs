@@ -9,13 +9,13 @@ use axum::response::Response;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::servers::ListParams;
+use super::servers::ConfirmForm;
 use super::{
     ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok, form_failure,
     page, read_failure, timestamp,
 };
-use crate::admin::users::{self as user_admin, NewUserBody, UserPatchBody, UserView};
-use crate::admin::{AdminError, ListQuery, grants};
+use crate::admin::users::{self as user_admin, NewUserBody, UserPatchBody, UserQuery, UserView};
+use crate::admin::{AdminError, grants};
 use crate::domain::ids::UserId;
 use crate::state::AppState;
 use crate::web::pages::{PageError, PageForm};
@@ -59,6 +59,7 @@ struct UsersPage {
     chrome: ConsoleChrome,
     users: Vec<UserView>,
     next: Option<String>,
+    q: String,
     form: UserForm,
     error: Option<FieldError>,
 }
@@ -135,15 +136,25 @@ impl UserPage {
     }
 }
 
+/// Paging, search and the flash of the users list.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct UserListParams {
+    after: Option<String>,
+    flash: Option<String>,
+    #[serde(default)]
+    q: String,
+}
+
 pub(super) async fn list(
     State(state): State<AppState>,
     Extension(admin): Extension<ConsoleAdmin>,
-    Query(params): Query<ListParams>,
+    Query(params): Query<UserListParams>,
     headers: HeaderMap,
 ) -> Response {
-    let query = ListQuery {
+    let query = UserQuery {
         limit: Some(50),
         after: params.after,
+        q: Some(params.q.clone()),
     };
     match user_admin::list(&state.admin, query).await {
         Ok(found) => page(
@@ -152,6 +163,7 @@ pub(super) async fn list(
                 chrome: ConsoleChrome::new(&state, &admin, "/admin/users", params.flash.as_deref()),
                 users: found.items,
                 next: found.next_cursor,
+                q: params.q,
                 form: UserForm {
                     enabled: Some("on".to_owned()),
                     ..UserForm::default()
@@ -184,7 +196,7 @@ pub(super) async fn create(
         Err(error) => match form_failure(&state, &headers, error) {
             FormFailure::Page(response) => response,
             FormFailure::Field(field) => {
-                let users = user_admin::list(&state.admin, ListQuery::default())
+                let users = user_admin::list(&state.admin, UserQuery::default())
                     .await
                     .map(|p| p.items)
                     .unwrap_or_default();
@@ -194,6 +206,7 @@ pub(super) async fn create(
                         chrome: ConsoleChrome::new(&state, &admin, "/admin/users", None),
                         users,
                         next: None,
+                        q: String::new(),
                         form,
                         error: Some(field),
                     },
@@ -300,5 +313,66 @@ async fn shown_again(
             },
         ),
         Err(error) => read_failure(state, headers, error),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "console/confirm_delete.html")]
+struct ConfirmPage {
+    chrome: ConsoleChrome,
+    verb: &'static str,
+    what: String,
+    name: String,
+    action: String,
+    back: String,
+}
+
+pub(super) async fn confirm_delete(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    match user_admin::get(&state.admin, &UserId::from_stored(id)).await {
+        Ok(user) => page(
+            StatusCode::OK,
+            &ConfirmPage {
+                chrome: ConsoleChrome::new(&state, &admin, "/admin/users", None),
+                verb: "Delete",
+                what: "user".to_owned(),
+                name: format!(
+                    "{} ({}), with their grants and sessions",
+                    user.username, user.user_id
+                ),
+                action: format!("/admin/users/{}/delete", user.user_id),
+                back: format!("/admin/users/{}", user.user_id),
+            },
+        ),
+        Err(error) => read_failure(&state, &headers, error),
+    }
+}
+
+pub(super) async fn delete(
+    State(state): State<AppState>,
+    Extension(admin): Extension<ConsoleAdmin>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    PageForm(form): PageForm<ConfirmForm>,
+) -> Response {
+    if !csrf_ok(&state, &admin, &form.csrf_token) {
+        return PageError::bad_form().render(&state, &headers);
+    }
+    let id = UserId::from_stored(id);
+    if id == admin.user.id {
+        return PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Not deleted",
+            "You cannot delete your own account here.",
+        )
+        .render(&state, &headers);
+    }
+    match user_admin::delete(&state.admin, &actor(&admin), &id).await {
+        Ok(()) => see_other("/admin/users?flash=user-deleted"),
+        Err(error) => read_failure(&state, &headers, error),
     }
 }
