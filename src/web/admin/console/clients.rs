@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::servers::{ConfirmForm, ListParams};
 use super::{
-    ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok, form_failure,
-    page, read_failure, timestamp,
+    ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok,
+    encoded, form_failure, lines, optional, page, read_failure, timestamp,
 };
 use crate::admin::cimd::{self as cimd_admin};
 use crate::admin::client_secrets::{self, NewSecretBody, SecretView};
@@ -68,19 +68,6 @@ pub(super) struct ClientForm {
     allowed_resources: String,
     allow_introspection: Option<String>,
     enabled: Option<String>,
-}
-
-fn lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn optional(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 impl ClientForm {
@@ -192,17 +179,6 @@ struct ClientPage {
 super::form_page!(ClientsPage, true);
 super::form_page!(ClientPage, false);
 
-#[derive(Template)]
-#[template(path = "console/confirm_delete.html")]
-struct ConfirmPage {
-    chrome: ConsoleChrome,
-    verb: &'static str,
-    what: String,
-    name: String,
-    action: String,
-    back: String,
-}
-
 async fn clients_page(
     state: &AppState,
     admin: &ConsoleAdmin,
@@ -309,10 +285,6 @@ pub(super) async fn create(
             }
         },
     }
-}
-
-fn encoded(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 async fn client_page(

@@ -9,7 +9,10 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::servers::ConfirmForm;
-use super::{ConsoleAdmin, ConsoleChrome, actor, csrf_ok, page, read_failure, timestamp};
+use super::{
+    ConfirmPage, ConsoleAdmin, ConsoleChrome, actor, csrf_ok, encoded, page, read_failure,
+    timestamp,
+};
 use crate::admin::grants::{self as grant_admin, GrantQuery, GrantView};
 use crate::domain::ids::UserId;
 use crate::state::AppState;
@@ -42,21 +45,6 @@ struct GrantsPage {
     client_id: String,
     grants: Vec<GrantRow>,
     next: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "console/confirm_delete.html")]
-struct ConfirmPage {
-    chrome: ConsoleChrome,
-    verb: &'static str,
-    what: String,
-    name: String,
-    action: String,
-    back: String,
-}
-
-fn encoded(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 pub(super) async fn list(

@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::servers::{ConfirmForm, ListParams};
 use super::{
-    ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok, form_failure,
-    page, read_failure,
+    ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok,
+    form_failure, lines, optional, page, read_failure,
 };
 use crate::admin::idps::{self as idp_admin, IdpClientBody, IdpPatchBody, IdpView, NewIdpBody};
 use crate::admin::{AdminError, ListQuery};
@@ -47,19 +47,6 @@ pub(super) struct IdpForm {
     jit_provisioning: Option<String>,
     link_verified_email: Option<String>,
     enabled: Option<String>,
-}
-
-fn lines(text: &str) -> Vec<String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn optional(text: &str) -> Option<String> {
-    let text = text.trim();
-    (!text.is_empty()).then(|| text.to_owned())
 }
 
 fn on(flag: bool) -> Option<String> {
@@ -136,17 +123,6 @@ struct IdpPage {
 
 super::form_page!(IdpsPage, true);
 super::form_page!(IdpPage, false);
-
-#[derive(Template)]
-#[template(path = "console/confirm_delete.html")]
-struct ConfirmPage {
-    chrome: ConsoleChrome,
-    verb: &'static str,
-    what: String,
-    name: String,
-    action: String,
-    back: String,
-}
 
 async fn idps_page(
     state: &AppState,

@@ -264,6 +264,43 @@ fn csrf_ok(state: &AppState, admin: &ConsoleAdmin, token: &str) -> bool {
     state.sessions.csrf_matches(&admin.session, token)
 }
 
+/// "Are you sure?" before a destructive action: one page for every kind of object.
+#[derive(Template)]
+#[template(path = "console/confirm_delete.html")]
+struct ConfirmPage {
+    chrome: ConsoleChrome,
+    /// The action, as the title and button say it ("Delete", "Revoke", "End").
+    verb: &'static str,
+    /// What kind of object.
+    what: String,
+    /// Which one.
+    name: String,
+    /// Where the confirmation posts.
+    action: String,
+    /// Where Cancel leads.
+    back: String,
+}
+
+/// A textarea's non-empty lines, trimmed.
+fn lines(text: &str) -> Vec<String> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A text input's value, `None` when blank.
+fn optional(text: &str) -> Option<String> {
+    let text = text.trim();
+    (!text.is_empty()).then(|| text.to_owned())
+}
+
+/// `value` for a URL path segment or query value.
+fn encoded(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
 /// Unix seconds as an RFC 3339 UTC time (`2026-01-01T00:00:00Z`) for tables.
 pub(crate) fn timestamp(seconds: i64) -> String {
     let since_epoch = std::time::Duration::from_secs(u64::try_from(seconds).unwrap_or(0));

@@ -10,8 +10,8 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{
-    ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok, form_failure,
-    page, read_failure,
+    ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok,
+    form_failure, page, read_failure,
 };
 use crate::admin::servers::{
     self as server_admin, NewServerBody, ScopeBody, ServerPatchBody, ServerView,
@@ -130,17 +130,6 @@ struct ServerPage {
 
 super::form_page!(ServersPage, true);
 super::form_page!(ServerPage, false);
-
-#[derive(Template)]
-#[template(path = "console/confirm_delete.html")]
-struct ConfirmDelete {
-    chrome: ConsoleChrome,
-    verb: &'static str,
-    what: String,
-    name: String,
-    action: String,
-    back: String,
-}
 
 /// `?after=` paging plus the flash.
 #[derive(Debug, Default, Deserialize)]
@@ -305,7 +294,7 @@ pub(super) async fn confirm_delete(
         Ok(server) => server,
         Err(error) => return read_failure(&state, &headers, error),
     };
-    let confirm = ConfirmDelete {
+    let confirm = ConfirmPage {
         chrome: ConsoleChrome::new(&state, &admin, "/admin/servers", None),
         verb: "Delete",
         what: "MCP server".to_owned(),

@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::servers::ConfirmForm;
 use super::{
-    ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok, form_failure,
-    page, read_failure, timestamp,
+    ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok,
+    form_failure, page, read_failure, timestamp,
 };
 use crate::admin::users::{self as user_admin, NewUserBody, UserPatchBody, UserQuery, UserView};
 use crate::admin::{AdminError, grants};
@@ -314,17 +314,6 @@ async fn shown_again(
         ),
         Err(error) => read_failure(state, headers, error),
     }
-}
-
-#[derive(Template)]
-#[template(path = "console/confirm_delete.html")]
-struct ConfirmPage {
-    chrome: ConsoleChrome,
-    verb: &'static str,
-    what: String,
-    name: String,
-    action: String,
-    back: String,
 }
 
 pub(super) async fn confirm_delete(
