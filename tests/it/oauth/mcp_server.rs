@@ -21,25 +21,6 @@ fn challenge_param(challenge: &str, name: &str) -> Option<String> {
     Some(challenge[start..end].to_owned())
 }
 
-async fn call(
-    http: &reqwest::Client,
-    resource: &str,
-    tool: &str,
-    token: Option<&str>,
-) -> (StatusCode, String) {
-    let mut request = http.post(resource).json(&json!({ "tool": tool }));
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    (response.status(), challenge)
-}
-
 async fn redeem(app: &TestApp, client_id: &str, redirect: &str, done: &url::Url) -> Value {
     let code = param(done, "code").unwrap_or_else(|| panic!("no code in {done}"));
     let (status, _, tokens) = app
@@ -107,7 +88,7 @@ async fn res_8_mcp_client_discovers_authorizes_calls_and_steps_up(app: TestApp) 
     let http = reqwest::Client::new();
 
     // 1. No token: 401 naming the Protected Resource Metadata.
-    let (status, challenge) = call(&http, &stand_in.resource, "read", None).await;
+    let (status, challenge) = stand_in.call("read", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let metadata_url = challenge_param(&challenge, "resource_metadata").unwrap();
     let first_scope = challenge_param(&challenge, "scope").unwrap();
@@ -149,14 +130,9 @@ async fn res_8_mcp_client_discovers_authorizes_calls_and_steps_up(app: TestApp) 
     let tokens = redeem(&app, client_id, redirect, &done).await;
     assert_eq!(tokens["scope"], "tools:read");
     let access = tokens["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(
-        call(&http, &stand_in.resource, "read", Some(&access))
-            .await
-            .0,
-        StatusCode::OK
-    );
+    assert_eq!(stand_in.call("read", Some(&access)).await.0, StatusCode::OK);
     // 6. A tool needing more: 403 insufficient_scope with every scope needed.
-    let (status, challenge) = call(&http, &stand_in.resource, "write", Some(&access)).await;
+    let (status, challenge) = stand_in.call("write", Some(&access)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(
         challenge.contains("error=\"insufficient_scope\""),
@@ -182,9 +158,7 @@ async fn res_8_mcp_client_discovers_authorizes_calls_and_steps_up(app: TestApp) 
     assert_eq!(tokens["scope"], "files:write tools:read");
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     assert_eq!(
-        call(&http, &stand_in.resource, "write", Some(&access))
-            .await
-            .0,
+        stand_in.call("write", Some(&access)).await.0,
         StatusCode::OK
     );
     // 8. Key rotation: a token signed by a new key makes the stand-in refetch the JWKS.
@@ -209,9 +183,7 @@ async fn res_8_mcp_client_discovers_authorizes_calls_and_steps_up(app: TestApp) 
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     let rotated = refreshed["access_token"].as_str().unwrap();
     assert_eq!(
-        call(&http, &stand_in.resource, "write", Some(rotated))
-            .await
-            .0,
+        stand_in.call("write", Some(rotated)).await.0,
         StatusCode::OK
     );
     assert_eq!(stand_in.jwks_fetches(), fetches + 1);
