@@ -76,15 +76,7 @@ pub struct AuditFilter {
 
 /// `kind` as a LIKE pattern for its actions: `user` → `user.%`, wildcards escaped.
 fn kind_pattern(kind: &str) -> String {
-    let mut pattern = String::with_capacity(kind.len() + 2);
-    for c in kind.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push_str(".%");
-    pattern
+    format!("{}.%", super::like_escaped(kind))
 }
 
 /// Appends `$event` at `$now` inside the open transaction `$tx`.

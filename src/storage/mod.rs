@@ -186,6 +186,18 @@ macro_rules! with_tx {
 
 pub(crate) use {with_pool, with_tx};
 
+/// `text` for a `LIKE … ESCAPE '\\'` pattern: its `%`, `_` and `\\` match themselves.
+pub(crate) fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
 /// Pool options shared by both backends.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {

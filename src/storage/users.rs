@@ -174,15 +174,7 @@ impl Store {
 
 /// `%term%` for LIKE, lower-cased, with the wildcards of `term` escaped.
 fn contains_pattern(term: &str) -> String {
-    let mut pattern = String::from("%");
-    for c in term.to_lowercase().chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
+    format!("%{}%", super::like_escaped(&term.to_lowercase()))
 }
 
 fn to_record(row: UserRow) -> UserRecord {

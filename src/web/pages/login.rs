@@ -75,7 +75,8 @@ pub(crate) struct LoginForm {
     next: Option<String>,
 }
 
-fn encoded(value: &str) -> String {
+/// `value` for a URL path segment or query value.
+pub(crate) fn encoded(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 

@@ -27,6 +27,7 @@ pub(crate) use guard::ConsoleAdmin;
 
 use crate::admin::{Actor, AdminError};
 use crate::state::AppState;
+use crate::web::pages::login::encoded;
 use crate::web::pages::{PageError, render};
 
 /// Routes relative to `/admin`, each behind the admin guard.
@@ -294,11 +295,6 @@ fn lines(text: &str) -> Vec<String> {
 fn optional(text: &str) -> Option<String> {
     let text = text.trim();
     (!text.is_empty()).then(|| text.to_owned())
-}
-
-/// `value` for a URL path segment or query value.
-fn encoded(value: &str) -> String {
-    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 /// Unix seconds as an RFC 3339 UTC time (`2026-01-01T00:00:00Z`) for tables.
