@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::servers::parse_resource;
-use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
+use super::{Actor, AdminContext, AdminError, SearchQuery, double_option};
 use crate::audit;
 use crate::crypto::{random_id, random_token};
 use crate::domain::client::{
@@ -262,9 +262,10 @@ pub async fn get(ctx: &AdminContext, id: &ClientId) -> Result<ClientView, AdminE
 }
 
 /// Lists clients, a page at a time.
-pub async fn list(ctx: &AdminContext, query: ListQuery) -> Result<ClientPage, AdminError> {
-    let page = ctx.page_request(query)?;
-    let page = ctx.store.list_clients(&page).await?;
+pub async fn list(ctx: &AdminContext, query: SearchQuery) -> Result<ClientPage, AdminError> {
+    let (paging, search) = query.split();
+    let page = ctx.page_request(paging)?;
+    let page = ctx.store.list_clients(&page, search.as_deref()).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for client in page.items {
         items.push(view(ctx, client).await?);

@@ -128,6 +128,35 @@ pub struct ListQuery {
     pub after: Option<String>,
 }
 
+/// Paging and search parameters of the lists that can be searched (users, servers,
+/// clients).
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Items per page (default 50, at most `admin.max_page_size`).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub after: Option<String>,
+    /// Only items that contain this, in any case: users by username or email, servers
+    /// by name or resource URI, clients by name or client id.
+    pub q: Option<String>,
+}
+
+impl SearchQuery {
+    /// The paging part, and the search text when there is one.
+    pub fn split(self) -> (ListQuery, Option<String>) {
+        let search = self
+            .q
+            .map(|q| q.trim().to_owned())
+            .filter(|q| !q.is_empty());
+        let paging = ListQuery {
+            limit: self.limit,
+            after: self.after,
+        };
+        (paging, search)
+    }
+}
+
 impl AdminContext {
     /// Clamps a list query to the configured bounds.
     pub fn page_request(&self, query: ListQuery) -> Result<PageRequest, AdminError> {

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
+use super::{Actor, AdminContext, AdminError, SearchQuery, double_option};
 use crate::audit;
 use crate::domain::ids::ServerId;
 use crate::domain::resource::ResourceUri;
@@ -239,9 +239,14 @@ pub async fn get(ctx: &AdminContext, id: &ServerId) -> Result<ServerView, AdminE
 }
 
 /// Lists servers, a page at a time.
-pub async fn list(ctx: &AdminContext, query: ListQuery) -> Result<ServerPage, AdminError> {
-    let page = ctx.page_request(query)?;
-    Ok(ctx.store.list_servers(&page).await?.into())
+pub async fn list(ctx: &AdminContext, query: SearchQuery) -> Result<ServerPage, AdminError> {
+    let (paging, search) = query.split();
+    let page = ctx.page_request(paging)?;
+    Ok(ctx
+        .store
+        .list_servers(&page, search.as_deref())
+        .await?
+        .into())
 }
 
 /// RFC 9728 Protected Resource Metadata for a registered server (RES-8): the document

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
+use super::{Actor, AdminContext, AdminError, SearchQuery, double_option};
 use crate::audit;
 use crate::domain::ids::UserId;
 use crate::domain::user::{Email, User, Username, check_password};
@@ -172,29 +172,11 @@ pub async fn get(ctx: &AdminContext, id: &UserId) -> Result<UserView, AdminError
     Ok(record.user.into())
 }
 
-/// Paging and search of the users list.
-#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct UserQuery {
-    /// Items per page (default 50, at most `admin.max_page_size`).
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub after: Option<String>,
-    /// Only users whose username or email contains this (any case).
-    pub q: Option<String>,
-}
-
 /// Lists users, a page at a time.
-pub async fn list(ctx: &AdminContext, query: UserQuery) -> Result<UserPage, AdminError> {
-    let search = query.q.filter(|q| !q.trim().is_empty());
-    let page = ctx.page_request(ListQuery {
-        limit: query.limit,
-        after: query.after,
-    })?;
-    let page = ctx
-        .store
-        .list_users(&page, search.as_deref().map(str::trim))
-        .await?;
+pub async fn list(ctx: &AdminContext, query: SearchQuery) -> Result<UserPage, AdminError> {
+    let (paging, search) = query.split();
+    let page = ctx.page_request(paging)?;
+    let page = ctx.store.list_users(&page, search.as_deref()).await?;
     Ok(UserPage {
         items: page.items.into_iter().map(UserView::from).collect(),
         next_cursor: page.next_cursor,

@@ -102,6 +102,8 @@ pub struct SignedIn {
     pub request_id: Option<String>,
     /// FED-1: the user approved that request before going upstream.
     pub consented: bool,
+    /// Without a request: the sign-in started from the console's sign-in page.
+    pub to_console: bool,
 }
 
 /// The `id_token` member of an OpenID token response.
@@ -253,13 +255,15 @@ impl Federation {
 
     /// Starts a sign-in at `provider_id` for the browser session `session_hash`,
     /// continuing `request_id` if given, which the user approved beforehand when
-    /// `consented` (FED-1); returns the URL to send the browser to.
+    /// `consented` (FED-1), else the console when `to_console`; returns the URL to send
+    /// the browser to.
     pub async fn begin(
         &self,
         provider_id: &str,
         session_hash: &[u8],
         request_id: Option<&str>,
         consented: bool,
+        to_console: bool,
     ) -> Result<String, FederationError> {
         let provider = self.provider(provider_id)?;
         let found = self
@@ -291,6 +295,7 @@ impl Federation {
                 created_at: now,
                 expires_at: now.saturating_add(STATE_TTL),
                 consented: consented && request_id.is_some(),
+                to_console: to_console && request_id.is_none(),
             })
             .await?;
         Ok(url.to_string())
@@ -386,6 +391,7 @@ impl Federation {
             user,
             request_id: record.request_id,
             consented: record.consented,
+            to_console: record.to_console,
         })
     }
 

@@ -95,9 +95,13 @@ pub(super) const INSERT_LINK: &str =
 const DELETE_LINKS: &str = "DELETE FROM client_servers WHERE client_id = $1";
 const LINKS_OF_CLIENT: &str =
     "SELECT client_id, server_id FROM client_servers WHERE client_id = $1 ORDER BY server_id";
+/// The clients of one page: after the cursor `$1`, at most `$2`, matching the search
+/// pattern `$3` (NULL: all). The page's server links are read with the same condition.
+const PAGE_CONDITION: &str = "client_id > $1 \
+ AND ($3 IS NULL OR LOWER(client_name) LIKE $3 ESCAPE '\\' OR LOWER(client_id) LIKE $3 ESCAPE '\\')";
 const LINKS_OF_PAGE: &str = "\
 SELECT client_id, server_id FROM client_servers WHERE client_id IN \
-    (SELECT client_id FROM clients WHERE client_id > $1 ORDER BY client_id LIMIT $2) \
+    (SELECT client_id FROM clients WHERE {page} ORDER BY client_id LIMIT $2) \
  ORDER BY client_id, server_id";
 pub(super) const INSERT_SECRET: &str = "\
 INSERT INTO client_secrets (secret_id, client_id, secret_hash, created_at, expires_at) \
@@ -321,20 +325,30 @@ impl Store {
         found.map(|(row, links)| to_client(row, links)).transpose()
     }
 
-    /// A page of clients ordered by id.
-    pub async fn list_clients(&self, page: &PageRequest) -> Result<Page<Client>, StoreError> {
+    /// A page of clients ordered by id; with `search`, only those whose name or id
+    /// contains it, in any case.
+    pub async fn list_clients(
+        &self,
+        page: &PageRequest,
+        search: Option<&str>,
+    ) -> Result<Page<Client>, StoreError> {
         let sql = format!(
-            "SELECT {CLIENT_COLUMNS} FROM clients WHERE client_id > $1 ORDER BY client_id LIMIT $2"
+            "SELECT {CLIENT_COLUMNS} FROM clients WHERE {PAGE_CONDITION} \
+             ORDER BY client_id LIMIT $2"
         );
+        let links_sql = LINKS_OF_PAGE.replace("{page}", PAGE_CONDITION);
+        let pattern = search.map(super::contains_pattern);
         let (rows, link_rows): (Vec<ClientRow>, Vec<LinkRow>) = with_pool!(self, |pool| {
             let rows = sqlx::query_as(&sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await?;
-            let links = sqlx::query_as(LINKS_OF_PAGE)
+            let links = sqlx::query_as(&links_sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await?;
             (rows, links)

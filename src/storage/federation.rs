@@ -26,11 +26,15 @@ pub struct FederationStateRecord {
     pub expires_at: UnixTime,
     /// FED-1: the user approved the pending request before going upstream.
     pub consented: bool,
+    /// Without a request: continue to the admin console (the sign-in page's
+    /// `?next=console`), not home.
+    pub to_console: bool,
 }
 
 const INSERT_STATE: &str = "\
 INSERT INTO federation_states (state_hash, session_hash, provider_id, request_id, nonce, \
-    code_verifier, created_at, expires_at, consented) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+    code_verifier, created_at, expires_at, consented, to_console) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 /// Marks the state used and returns it, only if unused, unexpired and presented by the
 /// browser session that started it (another browser cannot even spend it): exactly one
 /// callback wins, on any instance.
@@ -38,7 +42,7 @@ const USE_STATE: &str = "\
 UPDATE federation_states SET used_at = $2 \
  WHERE state_hash = $1 AND session_hash = $3 AND used_at IS NULL AND expires_at > $2 \
 RETURNING state_hash, session_hash, provider_id, request_id, nonce, code_verifier, \
-    created_at, expires_at, consented";
+    created_at, expires_at, consented, to_console";
 /// XAA-26: one sealed upstream ID token per (user, provider): the latest sign-in's.
 const SAVE_UPSTREAM_ID_TOKEN: &str = "\
 INSERT INTO upstream_id_tokens (user_id, provider_id, sealed, expires_at) VALUES ($1, $2, $3, $4) \
@@ -64,6 +68,7 @@ impl Store {
                 .bind(record.created_at)
                 .bind(record.expires_at)
                 .bind(record.consented)
+                .bind(record.to_console)
                 .execute(pool)
                 .await
                 .map(|_| ())

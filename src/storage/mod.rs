@@ -186,6 +186,12 @@ macro_rules! with_tx {
 
 pub(crate) use {with_pool, with_tx};
 
+/// `%term%` for a case-insensitive "contains" (`LOWER(column) LIKE`), lower-cased, with
+/// the wildcards of `term` escaped.
+pub(crate) fn contains_pattern(term: &str) -> String {
+    format!("%{}%", like_escaped(&term.to_lowercase()))
+}
+
 /// `text` for a `LIKE … ESCAPE '\\'` pattern: its `%`, `_` and `\\` match themselves.
 pub(crate) fn like_escaped(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());

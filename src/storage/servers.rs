@@ -50,9 +50,13 @@ const INSERT_SCOPE: &str = "\
 INSERT INTO server_scopes (server_id, name, description, is_default, position) \
 VALUES ($1, $2, $3, $4, $5)";
 const DELETE_SCOPES: &str = "DELETE FROM server_scopes WHERE server_id = $1";
+/// The servers of one page: after the cursor `$1`, at most `$2`, matching the search
+/// pattern `$3` (NULL: all). The page's scopes are read with the same condition.
+const PAGE_CONDITION: &str = "server_id > $1 \
+ AND ($3 IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\' OR LOWER(resource) LIKE $3 ESCAPE '\\')";
 const SCOPES_OF_PAGE: &str = "\
 SELECT server_id, name, description, is_default FROM server_scopes \
- WHERE server_id IN (SELECT server_id FROM servers WHERE server_id > $1 \
+ WHERE server_id IN (SELECT server_id FROM servers WHERE {page} \
                       ORDER BY server_id LIMIT $2) \
  ORDER BY server_id, position";
 const SCOPES_OF_SERVER: &str = "\
@@ -201,23 +205,33 @@ impl Store {
             after: None,
             limit: u32::MAX - 1,
         };
-        Ok(self.list_servers(&page).await?.items)
+        Ok(self.list_servers(&page, None).await?.items)
     }
 
-    /// A page of servers ordered by id.
-    pub async fn list_servers(&self, page: &PageRequest) -> Result<Page<McpServer>, StoreError> {
+    /// A page of servers ordered by id; with `search`, only those whose name or
+    /// resource URI contains it, in any case.
+    pub async fn list_servers(
+        &self,
+        page: &PageRequest,
+        search: Option<&str>,
+    ) -> Result<Page<McpServer>, StoreError> {
         let sql = format!(
-            "SELECT {SERVER_COLUMNS} FROM servers WHERE server_id > $1 ORDER BY server_id LIMIT $2"
+            "SELECT {SERVER_COLUMNS} FROM servers WHERE {PAGE_CONDITION} \
+             ORDER BY server_id LIMIT $2"
         );
+        let scopes_sql = SCOPES_OF_PAGE.replace("{page}", PAGE_CONDITION);
+        let pattern = search.map(super::contains_pattern);
         let (rows, scope_rows): (Vec<ServerRow>, Vec<ScopeRow>) = with_pool!(self, |pool| {
             let rows = sqlx::query_as(&sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await?;
-            let scopes = sqlx::query_as(SCOPES_OF_PAGE)
+            let scopes = sqlx::query_as(&scopes_sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await?;
             Ok::<_, sqlx::Error>((rows, scopes))

@@ -146,7 +146,7 @@ impl Store {
                AND ($3 IS NULL OR username LIKE $3 ESCAPE '\\' OR email LIKE $3 ESCAPE '\\') \
              ORDER BY username LIMIT $2"
         );
-        let pattern = search.map(contains_pattern);
+        let pattern = search.map(super::contains_pattern);
         let rows: Vec<UserRow> = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(page.after_key())
@@ -170,11 +170,6 @@ impl Store {
         })?;
         Ok(row.map(to_record))
     }
-}
-
-/// `%term%` for LIKE, lower-cased, with the wildcards of `term` escaped.
-fn contains_pattern(term: &str) -> String {
-    format!("%{}%", super::like_escaped(&term.to_lowercase()))
 }
 
 fn to_record(row: UserRow) -> UserRecord {

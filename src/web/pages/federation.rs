@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use askama::Template;
 
-use super::login::{continue_url, with_cookie};
+use super::login::{after_sign_in, is_console, with_cookie};
 use super::{PageChrome, PageError, PageForm, render};
 use crate::federation::{Callback, FederationError};
 use crate::oauth::consent::{self, ConsentError};
@@ -24,6 +24,8 @@ pub(crate) struct FederatedForm {
     provider: String,
     request: Option<String>,
     decision: Option<String>,
+    /// `console` from the console's sign-in page.
+    next: Option<String>,
 }
 
 /// Starts a sign-in upstream: 303 to the provider's authorization endpoint. When the
@@ -80,6 +82,7 @@ pub(crate) async fn start(
             &session.record.session_hash,
             form.request.as_deref(),
             consented,
+            is_console(form.next.as_deref()),
         )
         .await
     {
@@ -172,7 +175,7 @@ pub(crate) async fn callback(
                             }
                         }
                     }
-                    (_, request) => continue_url(&state, request),
+                    (_, request) => after_sign_in(&state, request, signed_in.to_console),
                 };
                 with_cookie(see_other(&target), Some(&new_session), &state)
             }

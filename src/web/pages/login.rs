@@ -89,9 +89,14 @@ pub(crate) fn continue_url(state: &AppState, request: Option<&str>) -> String {
     }
 }
 
+/// Whether a `next` names the console, the only `next` honoured.
+pub(crate) fn is_console(next: Option<&str>) -> bool {
+    next == Some(NEXT_CONSOLE)
+}
+
 /// Where sign-in continues: the request's consent step, else the console when asked
 /// for, else home.
-fn after_sign_in(state: &AppState, request: Option<&str>, to_console: bool) -> String {
+pub(crate) fn after_sign_in(state: &AppState, request: Option<&str>, to_console: bool) -> String {
     match request {
         None if to_console => "/admin".to_owned(),
         _ => continue_url(state, request),
@@ -119,7 +124,7 @@ pub(crate) async fn get(
     Query(query): Query<LoginQuery>,
     headers: HeaderMap,
 ) -> Response {
-    let to_console = query.next.as_deref() == Some(NEXT_CONSOLE);
+    let to_console = is_console(query.next.as_deref());
     if session.as_ref().is_some_and(|s| s.user().is_some()) {
         return see_other(&after_sign_in(&state, query.request.as_deref(), to_console));
     }
@@ -159,7 +164,7 @@ pub(crate) async fn post(
     let Some(session) = session.filter(|s| state.sessions.csrf_matches(s, &form.csrf_token)) else {
         return PageError::bad_form().render(&state, &headers); // SEC-6
     };
-    let to_console = form.next.as_deref() == Some(NEXT_CONSOLE);
+    let to_console = is_console(form.next.as_deref());
     // SEC-12 limits count per client address, through trusted proxies only (SEC-17).
     let trusted = &state.settings.raw.server.trusted_proxies;
     let address = crate::web::client_ip::client_ip(peer.ip(), &headers, trusted);

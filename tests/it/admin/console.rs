@@ -17,7 +17,7 @@ const ADMIN: (&str, &str) = ("root", "correct horse battery");
 const PLAIN: (&str, &str) = ("bob", "battery staple horse");
 
 /// Every console route: (method, path). `{server}`, `{user}` and `{client}` are filled in.
-const ROUTES: [(&str, &str); 37] = [
+const ROUTES: [(&str, &str); 56] = [
     ("GET", "/admin"),
     ("GET", "/admin/servers"),
     ("POST", "/admin/servers"),
@@ -55,6 +55,25 @@ const ROUTES: [(&str, &str); 37] = [
     ("POST", "/admin/grants/{grant}/revoke"),
     ("GET", "/admin/users/{user}/sessions/{session}/end"),
     ("POST", "/admin/users/{user}/sessions/{session}/end"),
+    ("GET", "/admin/cimd"),
+    ("GET", "/admin/cimd/clients/{cimd}"),
+    ("POST", "/admin/cimd/clients/{cimd}/approve"),
+    ("GET", "/admin/cimd/clients/{cimd}/block"),
+    ("POST", "/admin/cimd/clients/{cimd}/block"),
+    ("POST", "/admin/cimd/clients/{cimd}/unblock"),
+    ("POST", "/admin/cimd/host-rules"),
+    ("GET", "/admin/cimd/host-rules/{rule}/delete"),
+    ("POST", "/admin/cimd/host-rules/{rule}/delete"),
+    ("GET", "/admin/registration"),
+    ("POST", "/admin/registration"),
+    ("GET", "/admin/registration/{token}/revoke"),
+    ("POST", "/admin/registration/{token}/revoke"),
+    ("GET", "/admin/audiences"),
+    ("POST", "/admin/audiences"),
+    ("GET", "/admin/audiences/{audience}"),
+    ("POST", "/admin/audiences/{audience}"),
+    ("GET", "/admin/audiences/{audience}/delete"),
+    ("POST", "/admin/audiences/{audience}/delete"),
 ];
 
 async fn create_user(app: &TestApp, (username, password): (&str, &str), admin: bool) -> String {
@@ -100,6 +119,10 @@ fn path_of(template: &str, ids: &Ids) -> String {
         .replace("{grant}", "grt_x")
         .replace("{idp}", "idp_x")
         .replace("{session}", "c2Vzc2lvbg")
+        .replace("{cimd}", "https%3A%2F%2Fapp.example%2Fclient.json")
+        .replace("{rule}", "hrl_x")
+        .replace("{token}", "iat_x")
+        .replace("{audience}", "aud_x")
 }
 
 /// Sends `method path` with the agent's cookie and a form carrying `csrf` (if any).

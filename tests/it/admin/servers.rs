@@ -299,3 +299,87 @@ both_backends!(
     servers_are_listed_in_pages_updated_and_deleted,
     res_6_only_one_server_is_the_default_resource,
 );
+
+/// `?q=` narrows the servers and clients lists (as it does the users list): by name or
+/// resource URI, by name or client id, in any case, with LIKE wildcards taken
+/// literally; each listed server still carries its scopes, each client its servers, and
+/// paging keeps the search.
+async fn server_and_client_lists_are_searchable(app: TestApp) {
+    for (resource, name) in [
+        ("https://docs.example.com/mcp", "Docs"),
+        ("https://files.example.com/mcp", "Files_100%"),
+        ("https://tools.example.com/mcp", "Tools"),
+    ] {
+        let body = json!({
+            "resource": resource, "name": name,
+            "scopes": [{"name": "read", "description": "Read"}], "default_scopes": ["read"],
+        });
+        app.admin_ok(Method::POST, SERVERS, Some(body), StatusCode::CREATED)
+            .await;
+    }
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                i["name"]
+                    .as_str()
+                    .or(i["client_name"].as_str())
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    };
+    let api = &app;
+    let get =
+        |path: String| async move { api.admin_ok(Method::GET, &path, None, StatusCode::OK).await };
+    let found = get(format!("{SERVERS}?q=FILES")).await;
+    assert_eq!(names(&found), ["Files_100%"]);
+    assert_eq!(found["items"][0]["scopes"][0]["name"], "read", "{found}");
+    assert_eq!(
+        names(&get(format!("{SERVERS}?q=tools.example")).await),
+        ["Tools"]
+    );
+    // `%` and `_` are themselves, not wildcards.
+    assert_eq!(
+        names(&get(format!("{SERVERS}?q=0%25")).await),
+        ["Files_100%"]
+    );
+    assert!(names(&get(format!("{SERVERS}?q=d_c")).await).is_empty());
+    assert!(names(&get(format!("{SERVERS}?q=s%25c")).await).is_empty());
+    // A blank search lists everything.
+    assert_eq!(names(&get(format!("{SERVERS}?q=%20")).await).len(), 3);
+    // Paging keeps the search: two matches, one a page.
+    let first = get(format!("{SERVERS}?q=example.com&limit=2")).await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = get(format!("{SERVERS}?q=example.com&limit=2&after={cursor}")).await;
+    assert_eq!(names(&first).len() + names(&second).len(), 3);
+    assert!(second["next_cursor"].is_null(), "{second}");
+
+    for name in ["Nightly agent", "Docs indexer"] {
+        app.create_client(json!({
+            "client_name": name, "grant_types": ["client_credentials"],
+            "allowed_resources": ["https://docs.example.com/mcp"],
+        }))
+        .await;
+    }
+    let found = get("/admin/api/v1/clients?q=NIGHTLY".to_owned()).await;
+    assert_eq!(names(&found), ["Nightly agent"]);
+    assert_eq!(
+        found["items"][0]["allowed_resources"],
+        json!(["https://docs.example.com/mcp"]),
+        "{found}"
+    );
+    let id = found["items"][0]["client_id"].as_str().unwrap().to_owned();
+    let by_id = get(format!("/admin/api/v1/clients?q={}", &id[..id.len() - 2])).await;
+    assert_eq!(names(&by_id), ["Nightly agent"]);
+    // Unknown parameters are still refused.
+    let refused = app
+        .admin(Method::GET, &format!("{SERVERS}?search=docs"), None)
+        .await;
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    app.finish().await;
+}
+
+both_backends!(server_and_client_lists_are_searchable);

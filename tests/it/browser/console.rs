@@ -1,25 +1,71 @@
-//! The admin console as an operator uses it, in Chromium: the console sends the
-//! signed-out browser to sign in and back; the operator creates an MCP server with
-//! default scopes (a mistake first: the error shows next to the field, the input is
-//! kept), reads its Protected Resource Metadata, creates a user, and finds each change
-//! in the audit log. Names with HTML in them are shown as text. A screenshot of each
-//! main page is saved to the test output directory (`target/tmp/console-*.png`).
+//! The admin console as an operator uses it, in Chromium, on both databases: the console
+//! sends the signed-out browser to sign in and back; the operator creates an MCP server
+//! with default scopes (a mistake first: the error shows next to the field, the input is
+//! kept), reads its Protected Resource Metadata, creates a user and a client, registers
+//! a client's keys and a secret that expires, revokes a user's grant, rotates the
+//! signing key, adds an ID-JAG audience and a trusted IdP, issues and revokes a
+//! registration token, approves and blocks a CIMD client and sets host rules, searches
+//! the lists, and finds each change in the audit log. Names with HTML in them are shown
+//! as text. A screenshot of each main page is saved to the test output directory
+//! (`target/tmp/console-*.png`; `console-postgres-*.png` from the PostgreSQL run).
 //!
-//! SQLite only, like the other browser tests; `admin::console` checks the gate and the
-//! auditing over HTTP on both databases.
+//! `admin::console` checks the gate (every route, signed out and without the role, and
+//! CSRF) over HTTP.
 
 use reqwest::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::Browser;
 use super::flow::{assert_on_page, save_screenshot, sign_in};
+use crate::both_backends;
+use crate::cimd::{DOC_PATH, REQUEST_REDIRECT, audit_events, native_document};
+use crate::client_credentials::{Assertion, TestKey, assert_issued, cc_with_assertion, jwks};
+use crate::harness::flow::{DESKTOP_REDIRECT, RESOURCE, USERNAME, UserAgent, authorize_path};
+use crate::harness::tls_fixture::Reply;
 use crate::harness::{Backend, TestApp};
 
 const OPERATOR: (&str, &str) = ("operator", "correct horse battery");
 const HOSTILE_NAME: &str = "<img src=x onerror=alert(1)> Docs";
+/// The MCP server the operator creates.
+const DOCS: &str = "https://docs.example.com/mcp";
+/// A second MCP server, for the search.
+const FILES: &str = "https://files.example.com/mcp";
 
-fn screenshot_path(page: &str) -> String {
-    format!("{}/console-{page}.png", env!("CARGO_TARGET_TMPDIR"))
+/// Where the screenshots of one run go.
+struct Shots(&'static str);
+
+impl Shots {
+    fn of(backend: Backend) -> Self {
+        Self(match backend {
+            Backend::Sqlite => "console",
+            Backend::Postgres => "console-postgres",
+        })
+    }
+
+    async fn save(&self, browser: &Browser, page: &str) {
+        let path = format!("{}/{}-{page}.png", env!("CARGO_TARGET_TMPDIR"), self.0);
+        save_screenshot(browser, &path).await;
+    }
+}
+
+/// The operator's account, and a browser signed in to the console with it (through
+/// the sign-in page the console sends a signed-out browser to).
+async fn operator_console(app: &TestApp) -> Browser {
+    app.admin_ok(
+        Method::POST,
+        "/admin/api/v1/users",
+        Some(json!({"username": OPERATOR.0, "password": OPERATOR.1, "admin": true})),
+        StatusCode::CREATED,
+    )
+    .await;
+    let browser = Browser::start().await;
+    browser.goto(&format!("{}/admin", app.base)).await;
+    assert_on_page(&browser, app, "/login").await;
+    assert!(browser.text().await.contains("to the admin console"));
+    sign_in(&browser, OPERATOR.0, OPERATOR.1).await;
+    assert_on_page(&browser, app, "/admin").await;
+    assert!(browser.text().await.contains("Dashboard"));
+    browser
 }
 
 /// The link to the operator's own page in the users list.
@@ -31,30 +77,70 @@ async fn operator_page(browser: &Browser) -> String {
     html[start..end].trim_end_matches('"').to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
-    let app = TestApp::spawn(Backend::Sqlite).await;
-    app.admin_ok(
-        Method::POST,
-        "/admin/api/v1/users",
-        Some(json!({"username": OPERATOR.0, "password": OPERATOR.1, "admin": true})),
-        StatusCode::CREATED,
-    )
-    .await;
-    let browser = Browser::start().await;
+async fn api_get(app: &TestApp, path: &str) -> Value {
+    app.admin_ok(Method::GET, path, None, StatusCode::OK).await
+}
 
-    // Signed out: the console sends the browser to sign in, then back.
-    browser.goto(&format!("{}/admin", app.base)).await;
-    assert_on_page(&browser, &app, "/login").await;
-    assert!(browser.text().await.contains("to the admin console"));
-    sign_in(&browser, OPERATOR.0, OPERATOR.1).await;
-    assert_on_page(&browser, &app, "/admin").await;
-    assert!(browser.text().await.contains("Dashboard"));
-    save_screenshot(&browser, &screenshot_path("dashboard")).await;
+/// The item of an API list whose `key` is `value`.
+fn item<'a>(list: &'a Value, key: &str, value: &str) -> &'a Value {
+    list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i[key] == value)
+        .unwrap_or_else(|| panic!("no {key} = {value} in {list}"))
+}
 
-    // An MCP server: first with an http resource URI, refused next to the field.
+async fn console_operator_runs_the_server_from_the_browser(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let shots = Shots::of(backend);
+    let browser = operator_console(&app).await;
+    shots.save(&browser, "dashboard").await;
+
+    servers(&browser, &app, &shots).await;
+    users(&browser, &app, &shots).await;
+    clients(&browser, &app, &shots).await;
+    grants(&browser, &app, &shots).await;
+    keys_and_settings(&browser, &shots).await;
+    idps_and_audiences(&browser, &app, &shots).await;
+    registration_tokens(&browser, &app, &shots).await;
+
+    // Each change is in the audit log, by the operator.
+    browser.navigate("Audit log").await;
+    let text = browser.text().await;
+    for action in [
+        "server.created",
+        "user.created",
+        "user.updated",
+        "client.created",
+        "client.secret_added",
+        "grant.revoked",
+        "key.rotated",
+        "idp.created",
+        "id_jag_audience.created",
+        "id_jag_audience.deleted",
+        "initial_access_token.created",
+        "initial_access_token.revoked",
+    ] {
+        assert!(text.contains(action), "{action}: {text}");
+    }
+    shots.save(&browser, "audit").await;
+    browser.fill_id("kind", "user").await;
+    browser.submit("Filter").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("user.created") && !text.contains("server.created"),
+        "{text}"
+    );
+    browser.close().await;
+    app.finish().await;
+}
+
+/// An MCP server: first with an http resource URI, refused next to the field; then
+/// found by a search.
+async fn servers(browser: &Browser, app: &TestApp, shots: &Shots) {
     browser.navigate("MCP servers").await;
-    assert_on_page(&browser, &app, "/admin/servers").await;
+    assert_on_page(browser, app, "/admin/servers").await;
     browser
         .fill_id("resource", "http://docs.example.com/mcp")
         .await;
@@ -69,7 +155,7 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     browser.submit("Add MCP server").await;
     let text = browser.text().await;
     assert!(text.contains("Not saved"), "{text}");
-    save_screenshot(&browser, &screenshot_path("server-error")).await;
+    shots.save(browser, "server-error").await;
     browser
         .fill_id("resource", "https://docs.example.com/mcp")
         .await;
@@ -82,16 +168,26 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
         text.contains("\"scopes_supported\": [\n    \"docs:read\"\n  ]"),
         "{text}"
     );
-    save_screenshot(&browser, &screenshot_path("server")).await;
-    let servers = app
-        .admin_ok(Method::GET, "/admin/api/v1/servers", None, StatusCode::OK)
-        .await;
-    assert_eq!(servers["items"][0]["name"], HOSTILE_NAME);
-    assert_eq!(servers["items"][0]["default_scopes"], json!(["docs:read"]));
-    browser.navigate("MCP servers").await;
-    save_screenshot(&browser, &screenshot_path("servers")).await;
+    shots.save(browser, "server").await;
+    let servers = api_get(app, "/admin/api/v1/servers").await;
+    let docs = item(&servers, "resource", "https://docs.example.com/mcp");
+    assert_eq!(docs["name"], HOSTILE_NAME);
+    assert_eq!(docs["default_scopes"], json!(["docs:read"]));
 
-    // A user with a recorded email.
+    // The search finds servers by resource URI, in any case.
+    app.create_server(FILES, &["files:read"], &["files:read"])
+        .await;
+    browser.navigate("MCP servers").await;
+    shots.save(browser, "servers").await;
+    browser.fill_id("q", "DOCS.example").await;
+    browser.submit("Search").await;
+    let text = browser.text().await;
+    assert!(text.contains("https://docs.example.com/mcp"), "{text}");
+    assert!(!text.contains(FILES), "{text}");
+}
+
+/// A user with a recorded email and the admin role; found by a search.
+async fn users(browser: &Browser, app: &TestApp, shots: &Shots) {
     browser.navigate("Users").await;
     browser.fill_id("username", "dana").await;
     browser.fill_id("password", "a long enough password").await;
@@ -103,29 +199,25 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     browser.toggle("admin").await;
     browser.submit("Save").await;
     assert!(browser.text().await.contains("User saved."));
-    save_screenshot(&browser, &screenshot_path("user")).await;
+    shots.save(browser, "user").await;
     browser.navigate("Users").await;
     let text = browser.text().await;
     assert!(text.contains("dana@corp.example"), "{text}");
-    save_screenshot(&browser, &screenshot_path("users")).await;
+    shots.save(browser, "users").await;
     browser.fill_id("q", "CORP.example").await;
     browser.submit("Search").await;
     let html = browser.html().await;
     assert!(html.contains(">dana</a>"), "{html}");
     assert!(!html.contains(&format!(">{}</a>", OPERATOR.0)), "{html}");
-    let users = app
-        .admin_ok(Method::GET, "/admin/api/v1/users", None, StatusCode::OK)
-        .await;
-    let dana = users["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["username"] == "dana")
-        .unwrap();
+    let users = api_get(app, "/admin/api/v1/users").await;
+    let dana = item(&users, "username", "dana");
     assert_eq!(dana["admin"], true, "{dana}");
     assert_eq!(dana["email"], "dana@corp.example", "{dana}");
+}
 
-    // A machine client: its secret is shown once, on the page the form leads to.
+/// A machine client with a secret shown once, and a second secret that expires; a
+/// client whose keys are pasted as a JWK Set, which then signs its way to a token.
+async fn clients(browser: &Browser, app: &TestApp, shots: &Shots) {
     browser.navigate("Clients").await;
     browser.fill_id("client_name", "Nightly agent").await;
     // Off with the default authorization_code, on with client_credentials.
@@ -139,11 +231,128 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     let text = browser.text().await;
     assert!(text.contains("Client registered."), "{text}");
     assert!(text.contains("shown only this once"), "{text}");
-    save_screenshot(&browser, &screenshot_path("client")).await;
-    browser.navigate("Clients").await;
-    save_screenshot(&browser, &screenshot_path("clients")).await;
+    shots.save(browser, "client").await;
+    // A second secret, for rotation, that expires in 90 days.
+    browser.fill_id("expires_in", "90d").await;
+    browser.submit("Add a new secret").await;
+    let text = browser.text().await;
+    assert!(text.contains("New secret added"), "{text}");
+    assert!(text.contains("shown only this once"), "{text}");
+    let listed = api_get(app, "/admin/api/v1/clients?q=nightly").await;
+    let nightly = item(&listed, "client_name", "Nightly agent");
+    let nightly_id = nightly["client_id"].as_str().unwrap();
+    let secrets = api_get(app, &format!("/admin/api/v1/clients/{nightly_id}/secrets")).await;
+    let expiring: Vec<i64> = secrets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| {
+            s["expires_at"]
+                .as_i64()
+                .map(|at| at - s["created_at"].as_i64().unwrap())
+        })
+        .collect();
+    assert_eq!(expiring, [90 * 86_400], "{secrets}");
 
-    // Signing keys: rotate now.
+    // Keys pasted as a JWK Set, for private_key_jwt.
+    let key = TestKey::es256("console-key");
+    browser.navigate("Clients").await;
+    browser.fill_id("client_name", "Signed agent").await;
+    browser
+        .click_checkbox_value("grant_types", "authorization_code")
+        .await;
+    browser
+        .click_checkbox_value("grant_types", "client_credentials")
+        .await;
+    browser
+        .choose("token_endpoint_auth_method", "private_key_jwt")
+        .await;
+    browser.fill_id("jwks", "{not json").await;
+    browser.submit("Register client").await;
+    let text = browser.text().await;
+    assert!(text.contains("is not JSON"), "{text}");
+    browser.fill_id("jwks", &jwks(&[&key]).to_string()).await;
+    browser.submit("Register client").await;
+    let text = browser.text().await;
+    assert!(text.contains("Client registered."), "{text}");
+    assert!(!text.contains("shown only this once"), "{text}");
+    let listed = api_get(app, "/admin/api/v1/clients?q=SIGNED").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    let signed = &listed["items"][0];
+    assert_eq!(signed["token_endpoint_auth_method"], "private_key_jwt");
+    let signed_id = signed["client_id"].as_str().unwrap();
+    let jwt = Assertion::new(app, signed_id, &key).jwt();
+    let answer = cc_with_assertion(app, &jwt, &[("resource", DOCS)]).await;
+    assert_issued(&answer);
+
+    // The search finds clients by name, in any case.
+    browser.navigate("Clients").await;
+    shots.save(browser, "clients").await;
+    browser.fill_id("q", "NIGHTLY").await;
+    browser.submit("Search").await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("Nightly agent") && !text.contains("Signed agent"),
+        "{text}"
+    );
+}
+
+/// A grant of a user, found by user and revoked after a confirmation.
+async fn grants(browser: &Browser, app: &TestApp, shots: &Shots) {
+    let fixture = app.fixture().await;
+    let mut agent = UserAgent::new(app);
+    let code = agent
+        .code(
+            &fixture.desktop,
+            DESKTOP_REDIRECT,
+            &[("resource", RESOURCE)],
+        )
+        .await;
+    let (status, _, tokens) = app.redeem_desktop(&fixture, &code).await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let users = api_get(app, &format!("/admin/api/v1/users?q={USERNAME}")).await;
+    let alice = item(&users, "username", USERNAME)["user_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    browser.navigate("Grants").await;
+    browser.fill_id("user_id", "usr_nobody").await;
+    browser.submit("Filter").await;
+    assert!(browser.text().await.contains("No grant."));
+    browser.fill_id("user_id", &alice).await;
+    browser.submit("Filter").await;
+    let text = browser.text().await;
+    assert!(text.contains(&fixture.desktop), "{text}");
+    shots.save(browser, "grants").await;
+    browser.click_link("Revoke…").await;
+    browser.submit("Revoke").await;
+    let text = browser.text().await;
+    assert!(text.contains("Grant revoked."), "{text}");
+    let left = api_get(app, &format!("/admin/api/v1/grants?user_id={alice}")).await;
+    assert!(
+        left["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["active"] == false && g["revoked_at"].is_i64()),
+        "{left}"
+    );
+
+    // The operator's own browser session is listed on their page.
+    browser.navigate("Users").await;
+    browser
+        .goto(&format!("{}{}", app.base, operator_page(browser).await))
+        .await;
+    let text = browser.text().await;
+    assert!(
+        text.contains("Signed-in browsers") && text.contains("Sign out…"),
+        "{text}"
+    );
+}
+
+/// Signing keys rotated now; the effective settings, secrets redacted.
+async fn keys_and_settings(browser: &Browser, shots: &Shots) {
     browser.navigate("Signing keys").await;
     browser.submit("Rotate the signing key").await;
     let text = browser.text().await;
@@ -152,10 +361,21 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
         text.contains("scheduled") || text.contains("published"),
         "{text}"
     );
-    save_screenshot(&browser, &screenshot_path("keys")).await;
+    shots.save(browser, "keys").await;
 
-    // A trusted IdP, its keys at a JWK Set URL.
-    browser.navigate("Trusted IdPs").await;
+    browser.navigate("Settings").await;
+    let text = browser.text().await;
+    assert!(text.contains("[server]"), "{text}");
+    assert!(
+        !text.contains(crate::harness::ADMIN_TOKEN),
+        "the bootstrap token is shown"
+    );
+    shots.save(browser, "settings").await;
+}
+
+/// A trusted IdP with its keys at a URL; an ID-JAG audience, added then deleted.
+async fn idps_and_audiences(browser: &Browser, app: &TestApp, shots: &Shots) {
+    browser.navigate("Cross App Access").await;
     browser
         .fill_id("issuer", "https://login.corp-idp.example")
         .await;
@@ -167,61 +387,196 @@ async fn console_operator_manages_servers_and_users_and_reads_the_audit_log() {
     browser.submit("Trust this IdP").await;
     let text = browser.text().await;
     assert!(text.contains("IdP trusted."), "{text}");
-    browser.navigate("Trusted IdPs").await;
+    browser.navigate("Cross App Access").await;
     assert!(
         browser
             .text()
             .await
             .contains("https://login.corp-idp.example/keys")
     );
-    save_screenshot(&browser, &screenshot_path("idps")).await;
+    shots.save(browser, "idps").await;
 
-    // Grants, filtered by user (none yet), and the operator's own browser session.
-    browser.navigate("Grants").await;
-    browser.fill_id("user_id", "usr_nobody").await;
-    browser.submit("Filter").await;
-    assert!(browser.text().await.contains("No grant."));
-    save_screenshot(&browser, &screenshot_path("grants")).await;
-    browser.navigate("Users").await;
+    let clients = api_get(app, "/admin/api/v1/clients?q=nightly").await;
+    let nightly = clients["items"][0]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    browser.navigate("ID-JAG audiences").await;
     browser
-        .goto(&format!("{}{}", app.base, operator_page(&browser).await))
+        .fill_id("issuer", "https://auth.tools.example")
         .await;
+    browser.fill_id("name", "Tools AS").await;
+    browser.fill_id("clients", "cli_unknown").await;
+    browser.submit("Add audience").await;
+    let text = browser.text().await;
+    assert!(text.contains("no such client"), "{text}");
+    browser
+        .fill_id("clients", &format!("{nightly} agent-at-tools"))
+        .await;
+    browser
+        .fill_id("resources", "https://mcp.tools.example/mcp")
+        .await;
+    browser.fill_id("scope", "tools:read").await;
+    browser.submit("Add audience").await;
+    let text = browser.text().await;
+    assert!(text.contains("ID-JAG audience added."), "{text}");
+    let audiences = api_get(app, "/admin/api/v1/id-jag-audiences").await;
+    let tools = item(&audiences, "issuer", "https://auth.tools.example");
+    assert_eq!(
+        tools["clients"],
+        json!([{"client_id": nightly, "client_id_at_audience": "agent-at-tools"}])
+    );
+    assert_eq!(tools["resources"], json!(["https://mcp.tools.example/mcp"]));
+    assert_eq!(tools["scope"], "tools:read");
+    browser.navigate("Cross App Access").await;
+    browser.navigate("ID-JAG audiences").await;
+    shots.save(browser, "audiences").await;
+    browser.click_link("Tools AS").await;
+    browser.click_link("Delete this audience…").await;
+    browser.submit("Delete").await;
+    let text = browser.text().await;
+    assert!(text.contains("ID-JAG audience deleted."), "{text}");
+    let audiences = api_get(app, "/admin/api/v1/id-jag-audiences").await;
+    assert_eq!(audiences["items"], json!([]));
+}
+
+/// A registration token issued (shown once) and revoked.
+async fn registration_tokens(browser: &Browser, app: &TestApp, shots: &Shots) {
+    browser.navigate("Clients").await;
+    browser.navigate("Registration tokens").await;
+    browser.fill_id("description", "IDE team").await;
+    browser.fill_id("expires_in", "forever").await;
+    browser.submit("Issue token").await;
+    let text = browser.text().await;
+    assert!(text.contains("Not issued"), "{text}");
+    browser.fill_id("expires_in", "2d").await;
+    browser.fill_id("max_registrations", "3").await;
+    browser.submit("Issue token").await;
+    let text = browser.text().await;
+    assert!(text.contains("Registration token issued."), "{text}");
+    assert!(text.contains("shown only this once"), "{text}");
+    shots.save(browser, "registration").await;
+    let tokens = api_get(app, "/admin/api/v1/initial-access-tokens").await;
+    let token = item(&tokens, "description", "IDE team");
+    assert_eq!(token["max_registrations"], 3, "{token}");
+    assert_eq!(
+        token["expires_at"].as_i64().unwrap() - token["created_at"].as_i64().unwrap(),
+        2 * 86_400
+    );
+    // Shown once: a reload no longer shows it.
+    browser.navigate("Registration tokens").await;
+    assert!(!browser.text().await.contains("shown only this once"));
+    browser.click_link("Revoke…").await;
+    browser.submit("Revoke").await;
+    let text = browser.text().await;
+    assert!(text.contains("Registration token revoked."), "{text}");
+    let tokens = api_get(app, "/admin/api/v1/initial-access-tokens").await;
+    assert_eq!(item(&tokens, "description", "IDE team")["state"], "revoked");
+}
+
+both_backends!(backend: console_operator_runs_the_server_from_the_browser);
+
+/// CIMD clients: one waiting for approval is approved, blocked (after a confirmation)
+/// and unblocked; host rules are added and deleted. Each change is audited.
+async fn console_operator_approves_and_blocks_cimd_clients(backend: Backend) {
+    let (app, docs) = crate::cimd::start(backend, "", "[cimd]\nrequire_approval = true").await;
+    app.fixture().await;
+    let id = docs.url(DOC_PATH);
+    docs.set(
+        DOC_PATH,
+        Reply::json(&native_document(&id, "Toolkit desktop")),
+    );
+    // The client's first use: fetched, valid, waiting for an administrator.
+    let first = app
+        .get(&authorize_path(
+            &id,
+            REQUEST_REDIRECT,
+            &[("resource", RESOURCE)],
+        ))
+        .await;
+    assert_ne!(first.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let shots = Shots::of(backend);
+    let browser = operator_console(&app).await;
+
+    browser.navigate("Clients").await;
+    browser.navigate("Identified by a URL (CIMD)").await;
     let text = browser.text().await;
     assert!(
-        text.contains("Signed-in browsers") && text.contains("Sign out…"),
+        text.contains("Toolkit desktop") && text.contains("pending"),
         "{text}"
     );
-
-    // Settings: the effective configuration, secrets redacted.
-    browser.navigate("Settings").await;
-    let text = browser.text().await;
-    assert!(text.contains("[server]"), "{text}");
+    shots.save(&browser, "cimd").await;
+    browser.click_link("Toolkit desktop").await;
     assert!(
-        !text.contains(crate::harness::ADMIN_TOKEN),
-        "the bootstrap token is shown"
+        browser
+            .text()
+            .await
+            .contains("\"client_name\": \"Toolkit desktop\"")
     );
-    save_screenshot(&browser, &screenshot_path("settings")).await;
-
-    // Each change is in the audit log, by the operator.
-    browser.navigate("Audit log").await;
+    browser.submit("Approve this client").await;
     let text = browser.text().await;
+    assert!(text.contains("Client approved"), "{text}");
+    shots.save(&browser, "cimd-client").await;
+    browser.click_link("Block this client…").await;
+    browser.submit("Block").await;
+    let text = browser.text().await;
+    assert!(text.contains("Client blocked"), "{text}");
+    let seen = app
+        .admin_ok(
+            Method::GET,
+            &crate::cimd::admin_path(&id),
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(seen["standing"], "disabled", "{seen}");
+    browser.submit("Unblock this client").await;
+    assert!(browser.text().await.contains("Client unblocked."));
     for action in [
-        "server.created",
-        "user.created",
-        "user.updated",
-        "client.created",
-        "key.rotated",
+        "cimd.client_approved",
+        "cimd.client_disabled",
+        "cimd.client_enabled",
     ] {
-        assert!(text.contains(action), "{action}: {text}");
+        assert_eq!(audit_events(&app, action).await.len(), 1, "{action}");
     }
-    save_screenshot(&browser, &screenshot_path("audit")).await;
-    browser.fill_id("kind", "user").await;
-    browser.submit("Filter").await;
+
+    // Host rules: a bad pattern is refused next to the field; a deny rule is added, then
+    // deleted after a confirmation.
+    browser.click_link("CIMD").await;
+    browser.fill_id("pattern", "https://*.evil.example/").await;
+    browser.submit("Add rule").await;
+    assert!(browser.text().await.contains("Not saved"));
+    browser.fill_id("pattern", "*.evil.example").await;
+    browser.choose("action", "deny").await;
+    browser.fill_id("note", "phishing kit").await;
+    browser.submit("Add rule").await;
     let text = browser.text().await;
-    assert!(
-        text.contains("user.created") && !text.contains("server.created"),
-        "{text}"
-    );
+    assert!(text.contains("Host rule added"), "{text}");
+    let rules = app
+        .admin_ok(
+            Method::GET,
+            "/admin/api/v1/cimd/host-rules",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let rule = item(&rules, "pattern", "*.evil.example");
+    assert_eq!(rule["action"], "deny", "{rule}");
+    assert_eq!(rule["note"], "phishing kit", "{rule}");
+    browser.click_link("Delete…").await;
+    browser.submit("Delete").await;
+    assert!(browser.text().await.contains("Host rule deleted."));
+    let rules = app
+        .admin_ok(
+            Method::GET,
+            "/admin/api/v1/cimd/host-rules",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    assert_eq!(rules["items"], json!([]));
     browser.close().await;
     app.finish().await;
 }
+
+both_backends!(backend: console_operator_approves_and_blocks_cimd_clients);

@@ -204,6 +204,17 @@ impl Browser {
             .must(&format!("type into #{id}"));
     }
 
+    /// Picks the option `value` of the `<select>` with id `id`.
+    pub(crate) async fn choose(&self, id: &str, value: &str) {
+        let xpath = format!(
+            "//select[@id = {}]/option[@value = {}]",
+            xpath_literal(id),
+            xpath_literal(value)
+        );
+        let option = self.the_one(&xpath, &format!("option {id}={value}")).await;
+        option.click().await.must(&format!("choose {id}={value}"));
+    }
+
     /// Clicks the checkbox named `name` whose value is `value` (toggling it).
     pub(crate) async fn click_checkbox_value(&self, name: &str, value: &str) {
         let xpath = format!(
@@ -232,7 +243,17 @@ impl Browser {
 
     /// Follows the one link of the page's navigation (`<nav>`) whose text is `text`.
     pub(crate) async fn navigate(&self, text: &str) {
-        let xpath = format!("//nav//a[normalize-space(.) = {}]", xpath_literal(text));
+        self.follow("//nav//a", text).await;
+    }
+
+    /// Follows the one link anywhere on the page whose text is `text`.
+    pub(crate) async fn click_link(&self, text: &str) {
+        self.follow("//a", text).await;
+    }
+
+    /// Follows the one link of `links` (an XPath) whose text is `text`.
+    async fn follow(&self, links: &str, text: &str) {
+        let xpath = format!("{links}[normalize-space(.) = {}]", xpath_literal(text));
         let link = self.the_one(&xpath, &format!("link {text:?}")).await;
         let href = link
             .attr("href")

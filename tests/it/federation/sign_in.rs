@@ -314,3 +314,76 @@ async fn fed_1_denial_before_upstream_answers_the_client(backend: Backend) {
 }
 
 both_backends!(backend: fed_1_denial_before_upstream_answers_the_client);
+
+/// An administrator who signs in to the console through the provider comes back to the
+/// console, as one who signs in with a password does (`/login?next=console`).
+async fn fed_console_sign_in_through_the_provider_returns_to_the_console(backend: Backend) {
+    let fed = Federated::start(backend, true).await;
+    let b = &fed.b;
+    // The first sign-in makes the account at B; the operator gives it the admin role.
+    let mut first = fed.agent();
+    let callback = callback_url(&mut first, &fed).await;
+    first.get(&callback).await;
+    let users = b
+        .admin_ok(Method::GET, "/admin/api/v1/users", None, StatusCode::OK)
+        .await;
+    let mut federated = Vec::new();
+    for user in users["items"].as_array().unwrap() {
+        let id = user["user_id"].as_str().unwrap();
+        let path = format!("/admin/api/v1/users/{id}/identities");
+        let identities = b.admin_ok(Method::GET, &path, None, StatusCode::OK).await;
+        if !identities["items"].as_array().unwrap().is_empty() {
+            federated.push(id.to_owned());
+        }
+    }
+    assert_eq!(federated.len(), 1, "{users}");
+    let body = serde_json::json!({"admin": true});
+    patch_user(b, &federated[0], body).await;
+
+    // Signed out, the console sends the browser to sign in; the provider button there
+    // carries the console along, through the provider and back.
+    let mut agent = fed.agent();
+    let console = at(&b.base, "/admin");
+    let login = redirect(&agent.get(&console).await, &console);
+    assert_eq!(login.as_str(), format!("{}/login?next=console", b.base));
+    let page = agent.get(&login).await;
+    let html = page.text().await.unwrap();
+    let csrf = hidden(&html, "csrf_token");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("provider", PROVIDER_ID),
+        ("next", "console"),
+    ];
+    let started = agent.post(&at(&b.base, "/login/federated"), &form).await;
+    let upstream = redirect(&started, &at(&b.base, "/login/federated"));
+    let callback = at_provider(&mut agent, &fed, upstream, "allow").await;
+    let answered = agent.get(&callback).await;
+    assert_eq!(redirect(&answered, &callback), console);
+    let dashboard = agent.get(&console).await;
+    assert_eq!(dashboard.status(), StatusCode::OK);
+    assert!(dashboard.text().await.unwrap().contains("Dashboard"));
+
+    // A `next` naming anything else is not followed: home, as before.
+    let mut elsewhere = fed.agent();
+    let (html, _) = b_login_page(&mut elsewhere, b, None).await;
+    assert!(!html.contains("name=\"next\""), "{html}");
+    let csrf = hidden(&html, "csrf_token");
+    let form = [
+        ("csrf_token", csrf.as_str()),
+        ("provider", PROVIDER_ID),
+        ("next", "https://evil.example/"),
+    ];
+    let started = elsewhere
+        .post(&at(&b.base, "/login/federated"), &form)
+        .await;
+    let upstream = redirect(&started, &at(&b.base, "/login/federated"));
+    let callback = at_provider(&mut elsewhere, &fed, upstream, "allow").await;
+    let answered = elsewhere.get(&callback).await;
+    assert_eq!(
+        redirect(&answered, &callback).as_str(),
+        format!("{}/", b.base)
+    );
+    fed.finish().await;
+}
+
+both_backends!(backend: fed_console_sign_in_through_the_provider_returns_to_the_console);

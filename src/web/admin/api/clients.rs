@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 
 use crate::admin::client_secrets::{NewSecretBody, SecretList, SecretView};
 use crate::admin::clients::{ClientPage, ClientPatchBody, ClientView, NewClientBody};
-use crate::admin::{AdminContext, ListQuery, client_secrets, clients};
+use crate::admin::{AdminContext, SearchQuery, client_secrets, clients};
 use crate::domain::ids::ClientId;
 use crate::web::extract::{AdminCaller, ApiJson};
 use crate::web::responses::{ApiError, ApiErrorBody};
@@ -26,13 +26,13 @@ pub(super) async fn post(
 }
 
 /// List Clients.
-#[utoipa::path(get, path = "/admin/api/v1/clients", tag = "clients", operation_id = "list_clients", params(ListQuery),
+#[utoipa::path(get, path = "/admin/api/v1/clients", tag = "clients", operation_id = "list_clients", params(SearchQuery),
     responses((status = 200, body = ClientPage), (status = 401, body = ApiErrorBody)),
     security(("admin_token" = [])))]
 pub(super) async fn list(
     State(ctx): State<AdminContext>,
     _admin: AdminCaller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<SearchQuery>,
 ) -> Result<Json<ClientPage>, ApiError> {
     Ok(Json(clients::list(&ctx, query).await?))
 }

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use crate::admin::servers::{
     NewServerBody, ProtectedResourceMetadata, ServerPage, ServerPatchBody, ServerView,
 };
-use crate::admin::{AdminContext, ListQuery, servers};
+use crate::admin::{AdminContext, SearchQuery, servers};
 use crate::domain::ids::ServerId;
 use crate::state::AppState;
 use crate::web::extract::{AdminCaller, ApiJson};
@@ -28,13 +28,13 @@ pub(super) async fn post(
 }
 
 /// List MCP servers.
-#[utoipa::path(get, path = "/admin/api/v1/servers", tag = "servers", operation_id = "list_servers", params(ListQuery),
+#[utoipa::path(get, path = "/admin/api/v1/servers", tag = "servers", operation_id = "list_servers", params(SearchQuery),
     responses((status = 200, body = ServerPage), (status = 401, body = ApiErrorBody)),
     security(("admin_token" = [])))]
 pub(super) async fn list(
     State(ctx): State<AdminContext>,
     _admin: AdminCaller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<SearchQuery>,
 ) -> Result<Json<ServerPage>, ApiError> {
     Ok(Json(servers::list(&ctx, query).await?))
 }

@@ -4,8 +4,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
-use crate::admin::users::{NewUserBody, UserPage, UserPatchBody, UserQuery, UserView};
-use crate::admin::{AdminContext, users};
+use crate::admin::users::{NewUserBody, UserPage, UserPatchBody, UserView};
+use crate::admin::{AdminContext, SearchQuery, users};
 use crate::domain::ids::UserId;
 use crate::web::extract::{AdminCaller, ApiJson};
 use crate::web::responses::{ApiError, ApiErrorBody};
@@ -25,13 +25,13 @@ pub(super) async fn post(
 }
 
 /// List users.
-#[utoipa::path(get, path = "/admin/api/v1/users", tag = "users", operation_id = "list_users", params(UserQuery),
+#[utoipa::path(get, path = "/admin/api/v1/users", tag = "users", operation_id = "list_users", params(SearchQuery),
     responses((status = 200, body = UserPage), (status = 401, body = ApiErrorBody)),
     security(("admin_token" = [])))]
 pub(super) async fn list(
     State(ctx): State<AdminContext>,
     _admin: AdminCaller,
-    Query(query): Query<UserQuery>,
+    Query(query): Query<SearchQuery>,
 ) -> Result<Json<UserPage>, ApiError> {
     Ok(Json(users::list(&ctx, query).await?))
 }

@@ -1,15 +1,16 @@
 //! `GET /admin/audit`: the audit log, filtered by actor, kind and day, paged.
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{ConsoleAdmin, ConsoleChrome, page, read_failure, timestamp};
+use super::kit::Console;
+use super::{ConsoleChrome, timestamp};
+use crate::admin::AdminError;
 use crate::admin::audit::{self as audit_log, AuditQuery, AuditView};
-use crate::state::AppState;
+use crate::web::pages::render;
 
 /// An event as a table row.
 pub(super) struct EventRow {
@@ -58,13 +59,8 @@ struct AuditPage {
     error: Option<String>,
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Query(filter): Query<AuditFilterForm>,
-    headers: HeaderMap,
-) -> Response {
-    let chrome = ConsoleChrome::new(&state, &admin, "/admin/audit", None);
+pub(super) async fn list(console: Console, Query(filter): Query<AuditFilterForm>) -> Response {
+    let chrome = console.chrome("/admin/audit", None);
     let (since, until) = match (day(&filter.since), day(&filter.until)) {
         (Ok(since), Ok(until)) => (since, until.map(|d| d + 86_400)),
         _ => {
@@ -75,7 +71,7 @@ pub(super) async fn list(
                 older: None,
                 error: Some("Dates are written YYYY-MM-DD.".to_owned()),
             };
-            return page(StatusCode::BAD_REQUEST, &shown);
+            return render(StatusCode::BAD_REQUEST, &shown);
         }
     };
     let query = AuditQuery {
@@ -86,7 +82,7 @@ pub(super) async fn list(
         limit: Some(50),
         after: filter.after.clone(),
     };
-    match audit_log::list(&state.admin, query).await {
+    match audit_log::list(console.ctx(), query).await {
         Ok(found) => {
             let older = found.next_cursor.map(|cursor| older_link(&filter, &cursor));
             let shown = AuditPage {
@@ -96,9 +92,9 @@ pub(super) async fn list(
                 older,
                 error: None,
             };
-            page(StatusCode::OK, &shown)
+            render(StatusCode::OK, &shown)
         }
-        Err(crate::admin::AdminError::Invalid { message, .. }) => {
+        Err(AdminError::Invalid { message, .. }) => {
             let shown = AuditPage {
                 chrome,
                 filter,
@@ -106,9 +102,9 @@ pub(super) async fn list(
                 older: None,
                 error: Some(message),
             };
-            page(StatusCode::BAD_REQUEST, &shown)
+            render(StatusCode::BAD_REQUEST, &shown)
         }
-        Err(error) => read_failure(&state, &headers, error),
+        Err(error) => console.failure(error),
     }
 }
 

@@ -1,26 +1,24 @@
 //! `/admin/clients`: pre-registered and dynamically registered clients (create, edit,
-//! disable, delete, secrets: add one shown once, revoke) and the CIMD clients seen.
+//! disable, delete, keys, secrets: add one shown once with an optional expiry, revoke).
+//! CIMD clients and registration tokens have pages of their own in this section.
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::servers::{ConfirmForm, ListParams};
+use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
+use super::registration::parse_lifetime;
 use super::{
-    ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok,
-    encoded, form_failure, lines, optional, page, read_failure, timestamp,
+    ConsoleChrome, FieldError, encoded, jwk_set, jwk_set_text, lines, optional, timestamp,
 };
-use crate::admin::cimd::{self as cimd_admin};
 use crate::admin::client_secrets::{self, NewSecretBody, SecretView};
 use crate::admin::clients::{self as client_admin, ClientPatchBody, ClientView, NewClientBody};
-use crate::admin::{AdminError, ListQuery};
+use crate::admin::{AdminError, SearchQuery};
 use crate::domain::ids::ClientId;
-use crate::state::AppState;
-use crate::web::pages::{PageError, PageForm};
-use crate::web::responses::see_other;
+
+const SECTION: &str = "/admin/clients";
 
 /// The grant types the form offers, with how the form names them.
 const GRANTS: [(&str, &str); 5] = [
@@ -61,12 +59,17 @@ pub(super) struct ClientForm {
     token_endpoint_auth_method: String,
     #[serde(default)]
     jwks_uri: String,
+    /// An inline JWK Set (JSON), instead of a URL.
+    #[serde(default)]
+    jwks: String,
     #[serde(default)]
     scope: String,
     /// One per line; empty: every enabled server.
     #[serde(default)]
     allowed_resources: String,
     allow_introspection: Option<String>,
+    /// The legacy switch (CC-6): the token endpoint URL as an assertion `aud`.
+    accept_token_endpoint_audience: Option<String>,
     enabled: Option<String>,
 }
 
@@ -79,6 +82,7 @@ impl ClientForm {
             grant_types: view.grant_types.clone(),
             token_endpoint_auth_method: view.token_endpoint_auth_method.clone(),
             jwks_uri: view.jwks_uri.clone().unwrap_or_default(),
+            jwks: jwk_set_text(view.jwks.as_ref()),
             scope: view.scope.clone().unwrap_or_default(),
             allowed_resources: view
                 .allowed_resources
@@ -86,6 +90,9 @@ impl ClientForm {
                 .map(|r| r.join("\n"))
                 .unwrap_or_default(),
             allow_introspection: view.allow_introspection.then(|| "on".to_owned()),
+            accept_token_endpoint_audience: view
+                .accept_token_endpoint_audience
+                .then(|| "on".to_owned()),
             enabled: view.enabled.then(|| "on".to_owned()),
         }
     }
@@ -100,23 +107,16 @@ impl ClientForm {
     }
 }
 
-/// The form's body as `serde_urlencoded` cannot read repeated keys into a `Vec`: parse
-/// the pairs by hand, keeping every `grant_types`.
-pub(super) struct ClientFormBody(ClientForm);
+impl ConsoleForm for ClientForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 
-impl axum::extract::FromRequest<AppState> for ClientFormBody {
-    type Rejection = Response;
-
-    async fn from_request(
-        request: axum::extract::Request,
-        state: &AppState,
-    ) -> Result<Self, Response> {
-        let headers = request.headers().clone();
-        let bytes = axum::body::Bytes::from_request(request, state)
-            .await
-            .map_err(|_| PageError::bad_form().render(state, &headers))?;
-        let mut form = ClientForm::default();
-        for (name, value) in url::form_urlencoded::parse(&bytes) {
+    /// `serde_urlencoded` cannot read repeated keys into a `Vec`: the pairs are read
+    /// one by one, keeping every `grant_types`.
+    fn parse(body: &[u8]) -> Option<Self> {
+        let mut form = Self::default();
+        for (name, value) in url::form_urlencoded::parse(body) {
             let value = value.into_owned();
             match name.as_ref() {
                 "csrf_token" => form.csrf_token = value,
@@ -125,22 +125,19 @@ impl axum::extract::FromRequest<AppState> for ClientFormBody {
                 "grant_types" => form.grant_types.push(value),
                 "token_endpoint_auth_method" => form.token_endpoint_auth_method = value,
                 "jwks_uri" => form.jwks_uri = value,
+                "jwks" => form.jwks = value,
                 "scope" => form.scope = value,
                 "allowed_resources" => form.allowed_resources = value,
                 "allow_introspection" => form.allow_introspection = Some(value),
+                "accept_token_endpoint_audience" => {
+                    form.accept_token_endpoint_audience = Some(value);
+                }
                 "enabled" => form.enabled = Some(value),
                 _ => {}
             }
         }
-        Ok(Self(form))
+        Some(form)
     }
-}
-
-/// A CIMD client seen, for the table.
-struct CimdRow {
-    client_id: String,
-    name: String,
-    state: String,
 }
 
 #[derive(Template)]
@@ -149,7 +146,7 @@ struct ClientsPage {
     chrome: ConsoleChrome,
     clients: Vec<ClientView>,
     next: Option<String>,
-    cimd: Vec<CimdRow>,
+    q: String,
     form: ClientForm,
     error: Option<FieldError>,
     grants: &'static [(&'static str, &'static str)],
@@ -179,34 +176,30 @@ struct ClientPage {
 super::form_page!(ClientsPage, true);
 super::form_page!(ClientPage, false);
 
+impl ClientsPage {
+    /// What the search box matches.
+    fn search_label(&self) -> &'static str {
+        "Name or client id contains"
+    }
+}
+
 async fn clients_page(
-    state: &AppState,
-    admin: &ConsoleAdmin,
-    after: Option<String>,
-    flash: Option<&str>,
+    console: &Console,
+    params: ListParams,
     form: ClientForm,
     error: Option<FieldError>,
 ) -> Result<ClientsPage, AdminError> {
-    let query = ListQuery {
+    let query = SearchQuery {
         limit: Some(50),
-        after,
+        after: params.after,
+        q: Some(params.q.clone()),
     };
-    let found = client_admin::list(&state.admin, query).await?;
-    let seen = cimd_admin::list(&state.admin, ListQuery::default()).await?;
-    let cimd = seen
-        .items
-        .into_iter()
-        .map(|c| CimdRow {
-            state: c.standing,
-            name: c.client_name,
-            client_id: c.client_id,
-        })
-        .collect();
+    let found = client_admin::list(console.ctx(), query).await?;
     Ok(ClientsPage {
-        chrome: ConsoleChrome::new(state, admin, "/admin/clients", flash),
+        chrome: console.chrome(SECTION, params.flash.as_deref()),
         clients: found.items,
         next: found.next_cursor,
-        cimd,
+        q: params.q,
         form,
         error,
         grants: &GRANTS,
@@ -214,93 +207,77 @@ async fn clients_page(
     })
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Query(params): Query<ListParams>,
-    headers: HeaderMap,
-) -> Response {
+pub(super) async fn list(console: Console, Query(params): Query<ListParams>) -> Response {
     let form = ClientForm {
         grant_types: vec!["authorization_code".to_owned()],
         token_endpoint_auth_method: "client_secret_basic".to_owned(),
         enabled: Some("on".to_owned()),
         ..ClientForm::default()
     };
-    match clients_page(
-        &state,
-        &admin,
-        params.after,
-        params.flash.as_deref(),
-        form,
-        None,
-    )
-    .await
-    {
-        Ok(shown) => page(StatusCode::OK, &shown),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let built = clients_page(&console, params, form, None).await;
+    console.show(StatusCode::OK, built)
 }
 
-pub(super) async fn create(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    headers: HeaderMap,
-    ClientFormBody(form): ClientFormBody,
-) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
+/// Keeps a secret just made for the next page of this session, which shows it once.
+async fn reveal_once(console: &Console, secret: Option<&String>) -> Result<(), AdminError> {
+    if let Some(secret) = secret {
+        console
+            .state
+            .sessions
+            .keep_reveal(&console.admin.session, secret)
+            .await
+            .map_err(|e| AdminError::Internal(Box::new(e)))?;
     }
-    let body = NewClientBody {
-        client_name: form.client_name.trim().to_owned(),
-        redirect_uris: lines(&form.redirect_uris),
-        grant_types: Some(form.grant_types.clone()),
-        token_endpoint_auth_method: optional(&form.token_endpoint_auth_method),
-        jwks: None,
-        jwks_uri: optional(&form.jwks_uri),
-        scope: optional(&form.scope),
-        allowed_resources: form.allowed_resources(),
-        allow_introspection: Some(form.allow_introspection.is_some()),
-        accept_token_endpoint_audience: None,
-        enabled: Some(form.enabled.is_some()),
-    };
-    match client_admin::create(&state.admin, &actor(&admin), body).await {
-        Ok(view) => {
-            if let Some(secret) = &view.client_secret
-                && let Err(error) = state.sessions.keep_reveal(&admin.session, secret).await
-            {
-                return PageError::internal(&error).render(&state, &headers);
-            }
-            see_other(&format!(
-                "/admin/clients/{}?flash=client-created",
-                encoded(&view.client_id)
-            ))
-        }
-        Err(error) => match form_failure(&state, &headers, error) {
-            FormFailure::Page(response) => response,
-            FormFailure::Field(field) => {
-                match clients_page(&state, &admin, None, None, form, Some(field)).await {
-                    Ok(shown) => page(StatusCode::UNPROCESSABLE_ENTITY, &shown),
-                    Err(error) => read_failure(&state, &headers, error),
-                }
-            }
-        },
+    Ok(())
+}
+
+pub(super) async fn create(console: Console, Checked(form): Checked<ClientForm>) -> Response {
+    let created = async {
+        let body = NewClientBody {
+            client_name: form.client_name.trim().to_owned(),
+            redirect_uris: lines(&form.redirect_uris),
+            grant_types: Some(form.grant_types.clone()),
+            token_endpoint_auth_method: optional(&form.token_endpoint_auth_method),
+            jwks: jwk_set(&form.jwks)?,
+            jwks_uri: optional(&form.jwks_uri),
+            scope: optional(&form.scope),
+            allowed_resources: form.allowed_resources(),
+            allow_introspection: Some(form.allow_introspection.is_some()),
+            accept_token_endpoint_audience: Some(form.accept_token_endpoint_audience.is_some()),
+            enabled: Some(form.enabled.is_some()),
+        };
+        let view = client_admin::create(console.ctx(), &console.actor(), body).await?;
+        reveal_once(&console, view.client_secret.as_ref()).await?;
+        Ok(view)
     }
+    .await;
+    console
+        .answer(
+            created,
+            |view| {
+                format!(
+                    "{SECTION}/{}?flash=client-created",
+                    encoded(&view.client_id)
+                )
+            },
+            async |field| clients_page(&console, ListParams::default(), form, Some(field)).await,
+        )
+        .await
 }
 
 async fn client_page(
-    state: &AppState,
-    admin: &ConsoleAdmin,
+    console: &Console,
     id: &ClientId,
     flash: Option<&str>,
     form: Option<ClientForm>,
     error: Option<FieldError>,
 ) -> Result<ClientPage, AdminError> {
-    let client = client_admin::get(&state.admin, id).await?;
+    let client = client_admin::get(console.ctx(), id).await?;
     let secrets = if client
         .token_endpoint_auth_method
         .starts_with("client_secret")
     {
-        client_secrets::list(&state.admin, id).await?.items
+        client_secrets::list(console.ctx(), id).await?.items
     } else {
         Vec::new()
     };
@@ -315,13 +292,14 @@ async fn client_page(
             secret,
         })
         .collect();
-    let revealed = state
+    let revealed = console
+        .state
         .sessions
-        .take_reveal(&admin.session)
+        .take_reveal(&console.admin.session)
         .await
         .map_err(|e| AdminError::Internal(Box::new(e)))?;
     Ok(ClientPage {
-        chrome: ConsoleChrome::new(state, admin, "/admin/clients", flash),
+        chrome: console.chrome(SECTION, flash),
         form: form.unwrap_or_else(|| ClientForm::from_view(&client)),
         client,
         secrets,
@@ -333,161 +311,140 @@ async fn client_page(
 }
 
 pub(super) async fn show(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    Query(flash): Query<FlashQuery>,
-    headers: HeaderMap,
+    Query(params): Query<ListParams>,
 ) -> Response {
     let id = ClientId::from_stored(id);
-    match client_page(&state, &admin, &id, flash.flash.as_deref(), None, None).await {
-        Ok(shown) => page(StatusCode::OK, &shown),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let built = client_page(&console, &id, params.flash.as_deref(), None, None).await;
+    console.show(StatusCode::OK, built)
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    ClientFormBody(form): ClientFormBody,
+    Checked(form): Checked<ClientForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
     let id = ClientId::from_stored(id);
-    let patch = ClientPatchBody {
-        client_name: Some(form.client_name.trim().to_owned()),
-        redirect_uris: Some(lines(&form.redirect_uris)),
-        grant_types: Some(form.grant_types.clone()),
-        scope: Some(optional(&form.scope)),
-        allowed_resources: Some(form.allowed_resources()),
-        allow_introspection: Some(form.allow_introspection.is_some()),
-        jwks: None,
-        jwks_uri: optional(&form.jwks_uri),
-        accept_token_endpoint_audience: None,
-        enabled: Some(form.enabled.is_some()),
-    };
-    match client_admin::update(&state.admin, &actor(&admin), &id, patch).await {
-        Ok(view) => see_other(&format!(
-            "/admin/clients/{}?flash=client-updated",
-            encoded(&view.client_id)
-        )),
-        Err(error) => match form_failure(&state, &headers, error) {
-            FormFailure::Page(response) => response,
-            FormFailure::Field(field) => {
-                match client_page(&state, &admin, &id, None, Some(form), Some(field)).await {
-                    Ok(shown) => page(StatusCode::UNPROCESSABLE_ENTITY, &shown),
-                    Err(error) => read_failure(&state, &headers, error),
-                }
-            }
-        },
+    let updated = async {
+        let patch = ClientPatchBody {
+            client_name: Some(form.client_name.trim().to_owned()),
+            redirect_uris: Some(lines(&form.redirect_uris)),
+            grant_types: Some(form.grant_types.clone()),
+            scope: Some(optional(&form.scope)),
+            allowed_resources: Some(form.allowed_resources()),
+            allow_introspection: Some(form.allow_introspection.is_some()),
+            jwks: jwk_set(&form.jwks)?,
+            jwks_uri: optional(&form.jwks_uri),
+            accept_token_endpoint_audience: Some(form.accept_token_endpoint_audience.is_some()),
+            enabled: Some(form.enabled.is_some()),
+        };
+        client_admin::update(console.ctx(), &console.actor(), &id, patch).await
+    }
+    .await;
+    console
+        .answer(
+            updated,
+            |view| {
+                format!(
+                    "{SECTION}/{}?flash=client-updated",
+                    encoded(&view.client_id)
+                )
+            },
+            async |field| client_page(&console, &id, None, Some(form), Some(field)).await,
+        )
+        .await
+}
+
+/// The form that adds a secret: its lifetime.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct SecretForm {
+    #[serde(default)]
+    csrf_token: String,
+    /// A duration (`90d`) or seconds; empty: never expires.
+    #[serde(default)]
+    expires_in: String,
+}
+
+impl ConsoleForm for SecretForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
     }
 }
 
 /// `POST /admin/clients/{id}/secrets`: a new secret, shown once on the client's page.
 pub(super) async fn add_secret(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<ConfirmForm>,
+    Checked(form): Checked<SecretForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
     let id = ClientId::from_stored(id);
-    let body = NewSecretBody { expires_in: None };
-    match client_secrets::create(&state.admin, &actor(&admin), &id, body).await {
-        Ok(created) => {
-            if let Some(secret) = &created.client_secret
-                && let Err(error) = state.sessions.keep_reveal(&admin.session, secret).await
-            {
-                return PageError::internal(&error).render(&state, &headers);
-            }
-            see_other(&format!(
-                "/admin/clients/{}?flash=secret-added",
-                encoded(id.as_str())
-            ))
-        }
-        Err(error) => read_failure(&state, &headers, error),
+    let added = async {
+        let expires_in = parse_lifetime("expires_in", &form.expires_in)?
+            .map(|seconds| u64::try_from(seconds).unwrap_or(0));
+        let body = NewSecretBody { expires_in };
+        let created = client_secrets::create(console.ctx(), &console.actor(), &id, body).await?;
+        reveal_once(&console, created.client_secret.as_ref()).await
     }
+    .await;
+    console
+        .answer(
+            added,
+            |()| format!("{SECTION}/{}?flash=secret-added", encoded(id.as_str())),
+            async |field| client_page(&console, &id, None, None, Some(field)).await,
+        )
+        .await
 }
 
 pub(super) async fn confirm_revoke_secret(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path((id, secret_id)): Path<(String, String)>,
 ) -> Response {
-    let confirm = ConfirmPage {
-        chrome: ConsoleChrome::new(&state, &admin, "/admin/clients", None),
-        verb: "Revoke",
-        what: "client secret".to_owned(),
-        name: format!("{secret_id} of {id}"),
-        action: format!(
-            "/admin/clients/{}/secrets/{}/revoke",
-            encoded(&id),
-            encoded(&secret_id)
-        ),
-        back: format!("/admin/clients/{}", encoded(&id)),
-    };
-    page(StatusCode::OK, &confirm)
+    console.ask(
+        SECTION,
+        Confirm {
+            verb: "Revoke",
+            what: "client secret",
+            name: format!("{secret_id} of {id}"),
+            action: format!(
+                "{SECTION}/{}/secrets/{}/revoke",
+                encoded(&id),
+                encoded(&secret_id)
+            ),
+            back: format!("{SECTION}/{}", encoded(&id)),
+        },
+    )
 }
 
 pub(super) async fn revoke_secret(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path((id, secret_id)): Path<(String, String)>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<ConfirmForm>,
+    Checked(_): Checked<ConfirmForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
     let id = ClientId::from_stored(id);
-    match client_secrets::revoke(&state.admin, &actor(&admin), &id, &secret_id).await {
-        Ok(()) => see_other(&format!(
-            "/admin/clients/{}?flash=secret-revoked",
-            encoded(id.as_str())
-        )),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let revoked = client_secrets::revoke(console.ctx(), &console.actor(), &id, &secret_id).await;
+    console.finish(revoked, |()| {
+        format!("{SECTION}/{}?flash=secret-revoked", encoded(id.as_str()))
+    })
 }
 
-pub(super) async fn confirm_delete(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let client = match client_admin::get(&state.admin, &ClientId::from_stored(id)).await {
-        Ok(client) => client,
-        Err(error) => return read_failure(&state, &headers, error),
-    };
-    let confirm = ConfirmPage {
-        chrome: ConsoleChrome::new(&state, &admin, "/admin/clients", None),
+pub(super) async fn confirm_delete(console: Console, Path(id): Path<String>) -> Response {
+    let found = client_admin::get(console.ctx(), &ClientId::from_stored(id)).await;
+    console.confirm(SECTION, found, |client| Confirm {
         verb: "Delete",
-        what: "client".to_owned(),
+        what: "client",
         name: format!("{} ({})", client.client_name, client.client_id),
-        action: format!("/admin/clients/{}/delete", encoded(&client.client_id)),
-        back: format!("/admin/clients/{}", encoded(&client.client_id)),
-    };
-    page(StatusCode::OK, &confirm)
+        action: format!("{SECTION}/{}/delete", encoded(&client.client_id)),
+        back: format!("{SECTION}/{}", encoded(&client.client_id)),
+    })
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<ConfirmForm>,
+    Checked(_): Checked<ConfirmForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
-    match client_admin::delete(&state.admin, &actor(&admin), &ClientId::from_stored(id)).await {
-        Ok(()) => see_other("/admin/clients?flash=client-deleted"),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let id = ClientId::from_stored(id);
+    let deleted = client_admin::delete(console.ctx(), &console.actor(), &id).await;
+    console.finish(deleted, |()| format!("{SECTION}?flash=client-deleted"))
 }

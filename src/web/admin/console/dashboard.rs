@@ -1,18 +1,17 @@
 //! `GET /admin`: counts, tokens issued per grant (from the metrics), recent events.
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::response::Response;
 
+use super::ConsoleChrome;
 use super::audit::EventRow;
-use super::{ConsoleAdmin, ConsoleChrome, FlashQuery, page, read_failure};
+use super::kit::{Console, ListParams};
+use crate::admin::AdminError;
 use crate::admin::audit::{self as audit_log, AuditQuery};
-use crate::state::AppState;
 use crate::storage::ObjectCounts;
 use crate::telemetry::names::TOKENS_ISSUED;
-use crate::web::pages::PageError;
 
 /// How many recent events the dashboard lists.
 const RECENT: u32 = 10;
@@ -26,31 +25,23 @@ struct Dashboard {
     events: Vec<EventRow>,
 }
 
-pub(super) async fn get(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Query(flash): Query<FlashQuery>,
-    headers: HeaderMap,
-) -> Response {
-    let counts = match state.store.count_objects().await {
-        Ok(counts) => counts,
-        Err(error) => return PageError::internal(&error).render(&state, &headers),
-    };
-    let recent = AuditQuery {
-        limit: Some(RECENT),
-        ..AuditQuery::default()
-    };
-    let events = match audit_log::list(&state.admin, recent).await {
-        Ok(page) => page.items.into_iter().map(EventRow::from).collect(),
-        Err(error) => return read_failure(&state, &headers, error),
-    };
-    let dashboard = Dashboard {
-        chrome: ConsoleChrome::new(&state, &admin, "/admin", flash.flash.as_deref()),
-        counts,
-        issued: tokens_issued(&state.metrics.render()),
-        events,
-    };
-    page(StatusCode::OK, &dashboard)
+pub(super) async fn get(console: Console, Query(params): Query<ListParams>) -> Response {
+    let built = async {
+        let counts = console.state.store.count_objects().await?;
+        let recent = AuditQuery {
+            limit: Some(RECENT),
+            ..AuditQuery::default()
+        };
+        let events = audit_log::list(console.ctx(), recent).await?.items;
+        Ok::<_, AdminError>(Dashboard {
+            chrome: console.chrome("/admin", params.flash.as_deref()),
+            counts,
+            issued: tokens_issued(&console.state.metrics.render()),
+            events: events.into_iter().map(EventRow::from).collect(),
+        })
+    }
+    .await;
+    console.show(StatusCode::OK, built)
 }
 
 /// `(grant type, count)` from the Prometheus text of this instance's counters.

@@ -3,23 +3,18 @@
 //! for, the servers and scope it may grant, tenant, account policy, enabled.
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::servers::{ConfirmForm, ListParams};
-use super::{
-    ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok,
-    form_failure, lines, optional, page, read_failure,
-};
+use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
+use super::{ConsoleChrome, FieldError, jwk_set, jwk_set_text, lines, optional};
 use crate::admin::idps::{self as idp_admin, IdpClientBody, IdpPatchBody, IdpView, NewIdpBody};
 use crate::admin::{AdminError, ListQuery};
 use crate::domain::ids::IdpId;
-use crate::state::AppState;
-use crate::web::pages::{PageError, PageForm};
-use crate::web::responses::see_other;
+
+const SECTION: &str = "/admin/idps";
 
 /// The IdP form (create and edit share it).
 #[derive(Debug, Default, Deserialize)]
@@ -30,9 +25,15 @@ pub(super) struct IdpForm {
     issuer: String,
     #[serde(default)]
     name: String,
-    /// Empty on creation: discovered from the IdP's metadata.
+    /// Empty on creation (with `jwks` empty too): discovered from the IdP's metadata.
     #[serde(default)]
     jwks_uri: String,
+    /// An inline JWK Set (JSON), instead of a URL.
+    #[serde(default)]
+    jwks: String,
+    /// Allowed JWS algorithms, space-separated; empty: every asymmetric one.
+    #[serde(default)]
+    algorithms: String,
     #[serde(default)]
     tenant: String,
     #[serde(default)]
@@ -53,6 +54,12 @@ fn on(flag: bool) -> Option<String> {
     flag.then(|| "on".to_owned())
 }
 
+impl ConsoleForm for IdpForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
+}
+
 impl IdpForm {
     fn from_view(view: &IdpView) -> Self {
         Self {
@@ -60,6 +67,8 @@ impl IdpForm {
             issuer: view.issuer.clone(),
             name: view.name.clone(),
             jwks_uri: view.jwks_uri.clone().unwrap_or_default(),
+            jwks: jwk_set_text(view.jwks.as_ref()),
+            algorithms: view.algorithms.join(" "),
             tenant: view.tenant.clone().unwrap_or_default(),
             scope: view.scope.clone().unwrap_or_default(),
             allowed_resources: view
@@ -96,6 +105,15 @@ impl IdpForm {
             .collect()
     }
 
+    fn algorithms(&self) -> Option<Vec<String>> {
+        let algorithms: Vec<String> = self
+            .algorithms
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        (!algorithms.is_empty()).then_some(algorithms)
+    }
+
     fn allowed_resources(&self) -> Option<Vec<String>> {
         let resources = lines(&self.allowed_resources);
         (!resources.is_empty()).then_some(resources)
@@ -125,20 +143,18 @@ super::form_page!(IdpsPage, true);
 super::form_page!(IdpPage, false);
 
 async fn idps_page(
-    state: &AppState,
-    admin: &ConsoleAdmin,
-    after: Option<String>,
-    flash: Option<&str>,
+    console: &Console,
+    params: ListParams,
     form: IdpForm,
     error: Option<FieldError>,
 ) -> Result<IdpsPage, AdminError> {
     let query = ListQuery {
         limit: Some(50),
-        after,
+        after: params.after,
     };
-    let found = idp_admin::list(&state.admin, query).await?;
+    let found = idp_admin::list(console.ctx(), query).await?;
     Ok(IdpsPage {
-        chrome: ConsoleChrome::new(state, admin, "/admin/idps", flash),
+        chrome: console.chrome(SECTION, params.flash.as_deref()),
         idps: found.items,
         next: found.next_cursor,
         form,
@@ -146,169 +162,120 @@ async fn idps_page(
     })
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Query(params): Query<ListParams>,
-    headers: HeaderMap,
-) -> Response {
+pub(super) async fn list(console: Console, Query(params): Query<ListParams>) -> Response {
     let form = IdpForm {
         enabled: on(true),
         ..IdpForm::default()
     };
-    match idps_page(
-        &state,
-        &admin,
-        params.after,
-        params.flash.as_deref(),
-        form,
-        None,
-    )
-    .await
-    {
-        Ok(shown) => page(StatusCode::OK, &shown),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let built = idps_page(&console, params, form, None).await;
+    console.show(StatusCode::OK, built)
 }
 
-pub(super) async fn create(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<IdpForm>,
-) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
+pub(super) async fn create(console: Console, Checked(form): Checked<IdpForm>) -> Response {
+    let created = async {
+        let body = NewIdpBody {
+            issuer: form.issuer.trim().to_owned(),
+            name: optional(&form.name),
+            jwks: jwk_set(&form.jwks)?,
+            jwks_uri: optional(&form.jwks_uri),
+            algorithms: form.algorithms(),
+            tenant: optional(&form.tenant),
+            scope: optional(&form.scope),
+            allowed_resources: form.allowed_resources(),
+            clients: form.clients(),
+            allow_public_clients: Some(form.allow_public_clients.is_some()),
+            jit_provisioning: Some(form.jit_provisioning.is_some()),
+            link_verified_email: Some(form.link_verified_email.is_some()),
+            enabled: Some(form.enabled.is_some()),
+        };
+        idp_admin::create(console.ctx(), &console.actor(), body).await
     }
-    let body = NewIdpBody {
-        issuer: form.issuer.trim().to_owned(),
-        name: optional(&form.name),
-        jwks: None,
-        jwks_uri: optional(&form.jwks_uri),
-        algorithms: None,
-        tenant: optional(&form.tenant),
-        scope: optional(&form.scope),
-        allowed_resources: form.allowed_resources(),
-        clients: form.clients(),
-        allow_public_clients: Some(form.allow_public_clients.is_some()),
-        jit_provisioning: Some(form.jit_provisioning.is_some()),
-        link_verified_email: Some(form.link_verified_email.is_some()),
-        enabled: Some(form.enabled.is_some()),
-    };
-    match idp_admin::create(&state.admin, &actor(&admin), body).await {
-        Ok(view) => see_other(&format!("/admin/idps/{}?flash=idp-created", view.idp_id)),
-        Err(error) => match form_failure(&state, &headers, error) {
-            FormFailure::Page(response) => response,
-            FormFailure::Field(field) => {
-                match idps_page(&state, &admin, None, None, form, Some(field)).await {
-                    Ok(shown) => page(StatusCode::UNPROCESSABLE_ENTITY, &shown),
-                    Err(error) => read_failure(&state, &headers, error),
-                }
-            }
-        },
-    }
+    .await;
+    console
+        .answer(
+            created,
+            |view| format!("{SECTION}/{}?flash=idp-created", view.idp_id),
+            async |field| idps_page(&console, ListParams::default(), form, Some(field)).await,
+        )
+        .await
+}
+
+async fn idp_page(
+    console: &Console,
+    id: &IdpId,
+    flash: Option<&str>,
+    form: Option<IdpForm>,
+    error: Option<FieldError>,
+) -> Result<IdpPage, AdminError> {
+    let idp = idp_admin::get(console.ctx(), id).await?;
+    Ok(IdpPage {
+        chrome: console.chrome(SECTION, flash),
+        form: form.unwrap_or_else(|| IdpForm::from_view(&idp)),
+        idp,
+        error,
+    })
 }
 
 pub(super) async fn show(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    Query(flash): Query<FlashQuery>,
-    headers: HeaderMap,
+    Query(params): Query<ListParams>,
 ) -> Response {
-    match idp_admin::get(&state.admin, &IdpId::from_stored(id)).await {
-        Ok(idp) => page(
-            StatusCode::OK,
-            &IdpPage {
-                chrome: ConsoleChrome::new(&state, &admin, "/admin/idps", flash.flash.as_deref()),
-                form: IdpForm::from_view(&idp),
-                idp,
-                error: None,
-            },
-        ),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let id = IdpId::from_stored(id);
+    let built = idp_page(&console, &id, params.flash.as_deref(), None, None).await;
+    console.show(StatusCode::OK, built)
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<IdpForm>,
+    Checked(form): Checked<IdpForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
     let id = IdpId::from_stored(id);
-    let patch = IdpPatchBody {
-        name: optional(&form.name),
-        jwks: None,
-        jwks_uri: optional(&form.jwks_uri),
-        algorithms: None,
-        tenant: Some(optional(&form.tenant)),
-        scope: Some(optional(&form.scope)),
-        allowed_resources: Some(form.allowed_resources()),
-        clients: Some(form.clients()),
-        allow_public_clients: Some(form.allow_public_clients.is_some()),
-        jit_provisioning: Some(form.jit_provisioning.is_some()),
-        link_verified_email: Some(form.link_verified_email.is_some()),
-        enabled: Some(form.enabled.is_some()),
-    };
-    match idp_admin::update(&state.admin, &actor(&admin), &id, patch).await {
-        Ok(view) => see_other(&format!("/admin/idps/{}?flash=idp-updated", view.idp_id)),
-        Err(error) => match form_failure(&state, &headers, error) {
-            FormFailure::Page(response) => response,
-            FormFailure::Field(field) => match idp_admin::get(&state.admin, &id).await {
-                Ok(idp) => page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &IdpPage {
-                        chrome: ConsoleChrome::new(&state, &admin, "/admin/idps", None),
-                        idp,
-                        form,
-                        error: Some(field),
-                    },
-                ),
-                Err(error) => read_failure(&state, &headers, error),
-            },
-        },
+    let updated = async {
+        let patch = IdpPatchBody {
+            name: optional(&form.name),
+            jwks: jwk_set(&form.jwks)?,
+            jwks_uri: optional(&form.jwks_uri),
+            algorithms: form.algorithms(),
+            tenant: Some(optional(&form.tenant)),
+            scope: Some(optional(&form.scope)),
+            allowed_resources: Some(form.allowed_resources()),
+            clients: Some(form.clients()),
+            allow_public_clients: Some(form.allow_public_clients.is_some()),
+            jit_provisioning: Some(form.jit_provisioning.is_some()),
+            link_verified_email: Some(form.link_verified_email.is_some()),
+            enabled: Some(form.enabled.is_some()),
+        };
+        idp_admin::update(console.ctx(), &console.actor(), &id, patch).await
     }
+    .await;
+    console
+        .answer(
+            updated,
+            |view| format!("{SECTION}/{}?flash=idp-updated", view.idp_id),
+            async |field| idp_page(&console, &id, None, Some(form), Some(field)).await,
+        )
+        .await
 }
 
-pub(super) async fn confirm_delete(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    match idp_admin::get(&state.admin, &IdpId::from_stored(id)).await {
-        Ok(idp) => page(
-            StatusCode::OK,
-            &ConfirmPage {
-                chrome: ConsoleChrome::new(&state, &admin, "/admin/idps", None),
-                verb: "Delete",
-                what: "trusted IdP".to_owned(),
-                name: format!("{} ({})", idp.name, idp.issuer),
-                action: format!("/admin/idps/{}/delete", idp.idp_id),
-                back: format!("/admin/idps/{}", idp.idp_id),
-            },
-        ),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+pub(super) async fn confirm_delete(console: Console, Path(id): Path<String>) -> Response {
+    let found = idp_admin::get(console.ctx(), &IdpId::from_stored(id)).await;
+    console.confirm(SECTION, found, |idp| Confirm {
+        verb: "Delete",
+        what: "trusted IdP",
+        name: format!("{} ({})", idp.name, idp.issuer),
+        action: format!("{SECTION}/{}/delete", idp.idp_id),
+        back: format!("{SECTION}/{}", idp.idp_id),
+    })
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<ConfirmForm>,
+    Checked(_): Checked<ConfirmForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
-    match idp_admin::delete(&state.admin, &actor(&admin), &IdpId::from_stored(id)).await {
-        Ok(()) => see_other("/admin/idps?flash=idp-deleted"),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let id = IdpId::from_stored(id);
+    let deleted = idp_admin::delete(console.ctx(), &console.actor(), &id).await;
+    console.finish(deleted, |()| format!("{SECTION}?flash=idp-deleted"))
 }

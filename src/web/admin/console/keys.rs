@@ -1,19 +1,14 @@
 //! `/admin/keys`: signing keys with their states and schedule, and rotation.
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::Query;
+use axum::http::StatusCode;
 use axum::response::Response;
-use serde::Deserialize;
 
-use super::{
-    ConsoleAdmin, ConsoleChrome, FlashQuery, actor, csrf_ok, page, read_failure, timestamp,
-};
+use super::kit::{Checked, ConfirmForm, Console, ListParams};
+use super::{ConsoleChrome, timestamp};
 use crate::admin::keys::{self as key_admin, KeyView};
-use crate::state::AppState;
-use crate::web::pages::{PageError, PageForm};
-use crate::web::responses::see_other;
+use crate::web::pages::render;
 
 /// A key as a table row.
 struct KeyRow {
@@ -33,11 +28,8 @@ struct KeysPage {
     rotate_after: String,
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Query(flash): Query<FlashQuery>,
-) -> Response {
+pub(super) async fn list(console: Console, Query(params): Query<ListParams>) -> Response {
+    let state = &console.state;
     let optional = |at: Option<i64>| at.map(timestamp).unwrap_or_default();
     let keys = key_admin::list(&state.keyring, state.clock.now())
         .items
@@ -52,33 +44,24 @@ pub(super) async fn list(
         .collect();
     let policy = &state.settings.raw.keys;
     let shown = KeysPage {
-        chrome: ConsoleChrome::new(&state, &admin, "/admin/keys", flash.flash.as_deref()),
+        chrome: console.chrome("/admin/keys", params.flash.as_deref()),
         keys,
         publish_ahead: humantime::format_duration(policy.publish_ahead).to_string(),
         rotate_after: humantime::format_duration(policy.rotate_after).to_string(),
     };
-    page(StatusCode::OK, &shown)
+    render(StatusCode::OK, &shown)
 }
 
-/// The rotation form: only its CSRF token.
-#[derive(Debug, Deserialize)]
-pub(super) struct RotateForm {
-    #[serde(default)]
-    csrf_token: String,
-}
-
-pub(super) async fn rotate(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<RotateForm>,
-) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
-    match key_admin::rotate(&state.keyring, &actor(&admin), state.clock.now()).await {
-        Ok(rotation) if rotation.kid.is_some() => see_other("/admin/keys?flash=key-rotated"),
-        Ok(_) => see_other("/admin/keys?flash=key-pending"),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+/// `POST /admin/keys/rotate`: a new key, published now, signing once caches have it.
+pub(super) async fn rotate(console: Console, Checked(_): Checked<ConfirmForm>) -> Response {
+    let state = &console.state;
+    let rotated = key_admin::rotate(&state.keyring, &console.actor(), state.clock.now()).await;
+    console.finish(rotated, |rotation| {
+        let flash = if rotation.kid.is_some() {
+            "key-rotated"
+        } else {
+            "key-pending"
+        };
+        format!("/admin/keys?flash={flash}")
+    })
 }

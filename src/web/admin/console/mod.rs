@@ -4,31 +4,31 @@
 //! form carries the session's CSRF token; every successful POST answers 303 with a
 //! flash message.
 
+mod audiences;
 mod audit;
+mod cimd;
 mod clients;
 mod dashboard;
 mod grants;
 mod guard;
 mod idps;
 mod keys;
+mod kit;
+mod registration;
 mod servers;
 mod settings;
 mod users;
 
 use askama::Template;
 use axum::Router;
-use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::from_fn_with_state;
-use axum::response::Response;
-use axum::routing::get;
-use serde::Deserialize;
+use axum::routing::{get, post};
 
 pub(crate) use guard::ConsoleAdmin;
 
-use crate::admin::{Actor, AdminError};
+use crate::admin::AdminError;
 use crate::state::AppState;
 use crate::web::pages::login::encoded;
-use crate::web::pages::{PageError, render};
 
 /// Routes relative to `/admin`, each behind the admin guard.
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
@@ -52,10 +52,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             "/clients/{client_id}/delete",
             get(clients::confirm_delete).post(clients::delete),
         )
-        .route(
-            "/clients/{client_id}/secrets",
-            axum::routing::post(clients::add_secret),
-        )
+        .route("/clients/{client_id}/secrets", post(clients::add_secret))
         .route(
             "/clients/{client_id}/secrets/{secret_id}/revoke",
             get(clients::confirm_revoke_secret).post(clients::revoke_secret),
@@ -81,8 +78,38 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
             "/users/{user_id}/sessions/{session_id}/end",
             get(grants::confirm_end_session).post(grants::end_session),
         )
+        .route("/cimd", get(cimd::list))
+        .route("/cimd/clients/{client_id}", get(cimd::show))
+        .route("/cimd/clients/{client_id}/approve", post(cimd::approve))
+        .route(
+            "/cimd/clients/{client_id}/block",
+            get(cimd::confirm_block).post(cimd::block),
+        )
+        .route("/cimd/clients/{client_id}/unblock", post(cimd::unblock))
+        .route("/cimd/host-rules", post(cimd::create_rule))
+        .route(
+            "/cimd/host-rules/{rule_id}/delete",
+            get(cimd::confirm_delete_rule).post(cimd::delete_rule),
+        )
+        .route(
+            "/registration",
+            get(registration::list).post(registration::create),
+        )
+        .route(
+            "/registration/{id}/revoke",
+            get(registration::confirm_revoke).post(registration::revoke),
+        )
+        .route("/audiences", get(audiences::list).post(audiences::create))
+        .route(
+            "/audiences/{audience_id}",
+            get(audiences::show).post(audiences::update),
+        )
+        .route(
+            "/audiences/{audience_id}/delete",
+            get(audiences::confirm_delete).post(audiences::delete),
+        )
         .route("/keys", get(keys::list))
-        .route("/keys/rotate", axum::routing::post(keys::rotate))
+        .route("/keys/rotate", post(keys::rotate))
         .route("/settings", get(settings::get))
         .route("/audit", get(audit::list))
         .route_layer(from_fn_with_state(state.clone(), guard::require_admin))
@@ -95,7 +122,7 @@ const SECTIONS: [(&str, &str); 9] = [
     ("/admin/clients", "Clients"),
     ("/admin/users", "Users"),
     ("/admin/grants", "Grants"),
-    ("/admin/idps", "Trusted IdPs"),
+    ("/admin/idps", "Cross App Access"),
     ("/admin/keys", "Signing keys"),
     ("/admin/audit", "Audit log"),
     ("/admin/settings", "Settings"),
@@ -135,13 +162,8 @@ impl ConsoleChrome {
     }
 }
 
-/// `?flash=` after a 303: a fixed code, shown as a fixed sentence, so nothing from
+/// `?flash=` after a 303 is a fixed code, shown as a fixed sentence, so nothing from
 /// the URL is ever echoed into the page.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct FlashQuery {
-    flash: Option<String>,
-}
-
 fn flash_message(code: &str) -> Option<&'static str> {
     Some(match code {
         "server-created" => "MCP server created.",
@@ -162,15 +184,18 @@ fn flash_message(code: &str) -> Option<&'static str> {
         "session-ended" => "Session ended: that browser is signed out.",
         "key-rotated" => "A new signing key is published; it signs once caches have it.",
         "key-pending" => "A new signing key was already waiting; nothing changed.",
+        "audience-created" => "ID-JAG audience added.",
+        "audience-updated" => "ID-JAG audience saved.",
+        "audience-deleted" => "ID-JAG audience deleted.",
+        "cimd-approved" => "Client approved: users can now sign in to it.",
+        "cimd-blocked" => "Client blocked: it gets no new tokens until unblocked.",
+        "cimd-unblocked" => "Client unblocked.",
+        "rule-created" => "Host rule added; it applies from the next request on.",
+        "rule-deleted" => "Host rule deleted.",
+        "token-issued" => "Registration token issued.",
+        "token-revoked" => "Registration token revoked.",
         _ => return None,
     })
-}
-
-/// The actor of a console change: the signed-in admin.
-fn actor(admin: &ConsoleAdmin) -> Actor {
-    Actor::User {
-        user_id: admin.user.id.as_str().to_owned(),
-    }
 }
 
 /// A field error shown next to its input.
@@ -193,9 +218,9 @@ impl FieldError {
 }
 
 /// What the form templates ask of their page: which input the error is about, its
-/// message, and whether the form creates.
+/// message, and (for forms that both create and edit) whether the form creates.
 macro_rules! form_page {
-    ($page:ty, $is_new:expr) => {
+    ($page:ty) => {
         impl $page {
             /// Whether the form's error is about the input `name`.
             fn has_error(&self, name: &str) -> bool {
@@ -205,6 +230,11 @@ macro_rules! form_page {
             fn error_message(&self) -> &str {
                 self.error.as_ref().map_or("", |e| e.message.as_str())
             }
+        }
+    };
+    ($page:ty, $is_new:expr) => {
+        super::form_page!($page);
+        impl $page {
             /// Whether the form creates (else it edits).
             fn is_new(&self) -> bool {
                 $is_new
@@ -214,57 +244,6 @@ macro_rules! form_page {
 }
 pub(crate) use form_page;
 
-/// An admin error as the form shows it: invalid input and conflicts next to the
-/// field, anything else as an error page.
-enum FormFailure {
-    Field(FieldError),
-    Page(Response),
-}
-
-fn form_failure(state: &AppState, headers: &HeaderMap, error: AdminError) -> FormFailure {
-    match error {
-        AdminError::Invalid { field, message } | AdminError::Conflict { field, message } => {
-            FormFailure::Field(FieldError { field, message })
-        }
-        AdminError::NotFound => FormFailure::Page(not_found(state, headers)),
-        AdminError::Internal(source) => {
-            FormFailure::Page(PageError::internal(&source).render(state, headers))
-        }
-    }
-}
-
-fn not_found(state: &AppState, headers: &HeaderMap) -> Response {
-    PageError::new(
-        StatusCode::NOT_FOUND,
-        "Not found",
-        "There is no such object; it may have been deleted.",
-    )
-    .render(state, headers)
-}
-
-/// An admin error on a page that only reads.
-fn read_failure(state: &AppState, headers: &HeaderMap, error: AdminError) -> Response {
-    match form_failure(state, headers, error) {
-        FormFailure::Page(page) => page,
-        FormFailure::Field(field) => PageError::new(
-            StatusCode::BAD_REQUEST,
-            "Cannot show this list",
-            format!("{}: {}", field.field, field.message),
-        )
-        .render(state, headers),
-    }
-}
-
-/// Renders a console page with 200, or `status` for a form shown again with errors.
-fn page(status: StatusCode, template: &impl Template) -> Response {
-    render(status, template)
-}
-
-/// The CSRF check of every console form (SEC-6): the token must be the session's.
-fn csrf_ok(state: &AppState, admin: &ConsoleAdmin, token: &str) -> bool {
-    state.sessions.csrf_matches(&admin.session, token)
-}
-
 /// "Are you sure?" before a destructive action: one page for every kind of object.
 #[derive(Template)]
 #[template(path = "console/confirm_delete.html")]
@@ -273,7 +252,7 @@ struct ConfirmPage {
     /// The action, as the title and button say it ("Delete", "Revoke", "End").
     verb: &'static str,
     /// What kind of object.
-    what: String,
+    what: &'static str,
     /// Which one.
     name: String,
     /// Where the confirmation posts.
@@ -297,6 +276,24 @@ fn optional(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// A JWK Set typed into a textarea: `None` when blank, else its JSON (checked as a
+/// JWK Set by the admin use-case).
+fn jwk_set(text: &str) -> Result<Option<serde_json::Value>, AdminError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    serde_json::from_str(text)
+        .map(Some)
+        .map_err(|e| AdminError::invalid("jwks", format!("is not JSON: {e}")))
+}
+
+/// A stored JWK Set as the textarea shows it.
+fn jwk_set_text(jwks: Option<&serde_json::Value>) -> String {
+    jwks.and_then(|set| serde_json::to_string_pretty(set).ok())
+        .unwrap_or_default()
+}
+
 /// Unix seconds as an RFC 3339 UTC time (`2026-01-01T00:00:00Z`) for tables.
 pub(crate) fn timestamp(seconds: i64) -> String {
     let since_epoch = std::time::Duration::from_secs(u64::try_from(seconds).unwrap_or(0));
@@ -311,6 +308,16 @@ mod tests {
     fn timestamps_are_utc_calendar_times() {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
         assert_eq!(timestamp(1_767_225_600), "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn typed_jwk_sets_are_json_or_nothing() {
+        assert_eq!(jwk_set("  ").ok(), Some(None));
+        let set = jwk_set(r#"{"keys": []}"#).ok().flatten();
+        assert_eq!(set, Some(serde_json::json!({"keys": []})));
+        assert!(
+            matches!(jwk_set("{keys"), Err(AdminError::Invalid { field, .. }) if field == "jwks")
+        );
     }
 
     #[test]

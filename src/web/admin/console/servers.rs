@@ -3,24 +3,20 @@
 //! one should publish.
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{
-    ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok,
-    form_failure, page, read_failure,
-};
+use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
+use super::{ConsoleChrome, FieldError};
 use crate::admin::servers::{
     self as server_admin, NewServerBody, ScopeBody, ServerPatchBody, ServerView,
 };
-use crate::admin::{AdminError, ListQuery};
+use crate::admin::{AdminError, SearchQuery};
 use crate::domain::ids::ServerId;
-use crate::state::AppState;
-use crate::web::pages::{PageError, PageForm};
-use crate::web::responses::see_other;
+
+const SECTION: &str = "/admin/servers";
 
 /// The server form as submitted (create and edit share it).
 #[derive(Debug, Default, Deserialize)]
@@ -43,6 +39,12 @@ pub(super) struct ServerForm {
     /// Checkboxes: present when ticked.
     enabled: Option<String>,
     default_resource: Option<String>,
+}
+
+impl ConsoleForm for ServerForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 impl ServerForm {
@@ -114,6 +116,7 @@ struct ServersPage {
     chrome: ConsoleChrome,
     servers: Vec<ServerView>,
     next: Option<String>,
+    q: String,
     form: ServerForm,
     error: Option<FieldError>,
 }
@@ -131,48 +134,41 @@ struct ServerPage {
 super::form_page!(ServersPage, true);
 super::form_page!(ServerPage, false);
 
-/// `?after=` paging plus the flash.
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct ListParams {
-    pub(super) after: Option<String>,
-    pub(super) flash: Option<String>,
+impl ServersPage {
+    /// What the search box matches.
+    fn search_label(&self) -> &'static str {
+        "Name or resource URI contains"
+    }
 }
 
-pub(super) async fn list(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Query(params): Query<ListParams>,
-    headers: HeaderMap,
-) -> Response {
-    let chrome = ConsoleChrome::new(&state, &admin, "/admin/servers", params.flash.as_deref());
-    let query = ListQuery {
+async fn servers_page(
+    console: &Console,
+    params: ListParams,
+    form: ServerForm,
+    error: Option<FieldError>,
+) -> Result<ServersPage, AdminError> {
+    let query = SearchQuery {
         limit: Some(50),
         after: params.after,
+        q: Some(params.q.clone()),
     };
-    match server_admin::list(&state.admin, query).await {
-        Ok(found) => page(
-            StatusCode::OK,
-            &ServersPage {
-                chrome,
-                servers: found.items,
-                next: found.next_cursor,
-                form: ServerForm::new_default(),
-                error: None,
-            },
-        ),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let found = server_admin::list(console.ctx(), query).await?;
+    Ok(ServersPage {
+        chrome: console.chrome(SECTION, params.flash.as_deref()),
+        servers: found.items,
+        next: found.next_cursor,
+        q: params.q,
+        form,
+        error,
+    })
 }
 
-pub(super) async fn create(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<ServerForm>,
-) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
+pub(super) async fn list(console: Console, Query(params): Query<ListParams>) -> Response {
+    let built = servers_page(&console, params, ServerForm::new_default(), None).await;
+    console.show(StatusCode::OK, built)
+}
+
+pub(super) async fn create(console: Console, Checked(form): Checked<ServerForm>) -> Response {
     let created = async {
         let body = NewServerBody {
             resource: form.resource.trim().to_owned(),
@@ -183,68 +179,50 @@ pub(super) async fn create(
             enabled: Some(form.enabled.is_some()),
             default_resource: Some(form.default_resource.is_some()),
         };
-        server_admin::create(&state.admin, &actor(&admin), body).await
+        server_admin::create(console.ctx(), &console.actor(), body).await
     }
     .await;
-    match created {
-        Ok(view) => see_other(&format!(
-            "/admin/servers/{}?flash=server-created",
-            view.server_id
-        )),
-        Err(error) => match form_failure(&state, &headers, error) {
-            FormFailure::Page(response) => response,
-            FormFailure::Field(field) => {
-                let servers = server_admin::list(&state.admin, ListQuery::default())
-                    .await
-                    .map(|p| p.items)
-                    .unwrap_or_default();
-                page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &ServersPage {
-                        chrome: ConsoleChrome::new(&state, &admin, "/admin/servers", None),
-                        servers,
-                        next: None,
-                        form,
-                        error: Some(field),
-                    },
-                )
-            }
-        },
-    }
+    console
+        .answer(
+            created,
+            |view| format!("{SECTION}/{}?flash=server-created", view.server_id),
+            async |field| servers_page(&console, ListParams::default(), form, Some(field)).await,
+        )
+        .await
+}
+
+async fn server_page(
+    console: &Console,
+    id: &ServerId,
+    flash: Option<&str>,
+    form: Option<ServerForm>,
+    error: Option<FieldError>,
+) -> Result<ServerPage, AdminError> {
+    let server = server_admin::get(console.ctx(), id).await?;
+    Ok(ServerPage {
+        chrome: console.chrome(SECTION, flash),
+        form: form.unwrap_or_else(|| ServerForm::from_view(&server)),
+        metadata: metadata_json(console, id).await,
+        server,
+        error,
+    })
 }
 
 pub(super) async fn show(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    Query(flash): Query<FlashQuery>,
-    headers: HeaderMap,
+    Query(params): Query<ListParams>,
 ) -> Response {
     let id = ServerId::from_stored(id);
-    let server = match server_admin::get(&state.admin, &id).await {
-        Ok(server) => server,
-        Err(error) => return read_failure(&state, &headers, error),
-    };
-    let shown = ServerPage {
-        chrome: ConsoleChrome::new(&state, &admin, "/admin/servers", flash.flash.as_deref()),
-        form: ServerForm::from_view(&server),
-        metadata: metadata_json(&state, &id).await,
-        server,
-        error: None,
-    };
-    page(StatusCode::OK, &shown)
+    let built = server_page(&console, &id, params.flash.as_deref(), None, None).await;
+    console.show(StatusCode::OK, built)
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<ServerForm>,
+    Checked(form): Checked<ServerForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
     let id = ServerId::from_stored(id);
     let updated = async {
         let patch = ServerPatchBody {
@@ -256,82 +234,43 @@ pub(super) async fn update(
             enabled: Some(form.enabled.is_some()),
             default_resource: Some(form.default_resource.is_some()),
         };
-        server_admin::update(&state.admin, &actor(&admin), &id, patch).await
+        server_admin::update(console.ctx(), &console.actor(), &id, patch).await
     }
     .await;
-    match updated {
-        Ok(view) => see_other(&format!(
-            "/admin/servers/{}?flash=server-updated",
-            view.server_id
-        )),
-        Err(error) => match form_failure(&state, &headers, error) {
-            FormFailure::Page(response) => response,
-            FormFailure::Field(field) => {
-                let server = match server_admin::get(&state.admin, &id).await {
-                    Ok(server) => server,
-                    Err(error) => return read_failure(&state, &headers, error),
-                };
-                let shown = ServerPage {
-                    chrome: ConsoleChrome::new(&state, &admin, "/admin/servers", None),
-                    metadata: metadata_json(&state, &id).await,
-                    server,
-                    form,
-                    error: Some(field),
-                };
-                page(StatusCode::UNPROCESSABLE_ENTITY, &shown)
-            }
-        },
-    }
+    console
+        .answer(
+            updated,
+            |view| format!("{SECTION}/{}?flash=server-updated", view.server_id),
+            async |field| server_page(&console, &id, None, Some(form), Some(field)).await,
+        )
+        .await
 }
 
-pub(super) async fn confirm_delete(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let server = match server_admin::get(&state.admin, &ServerId::from_stored(id)).await {
-        Ok(server) => server,
-        Err(error) => return read_failure(&state, &headers, error),
-    };
-    let confirm = ConfirmPage {
-        chrome: ConsoleChrome::new(&state, &admin, "/admin/servers", None),
+pub(super) async fn confirm_delete(console: Console, Path(id): Path<String>) -> Response {
+    let found = server_admin::get(console.ctx(), &ServerId::from_stored(id)).await;
+    console.confirm(SECTION, found, |server| Confirm {
         verb: "Delete",
-        what: "MCP server".to_owned(),
+        what: "MCP server",
         name: format!("{} ({})", server.name, server.resource),
-        action: format!("/admin/servers/{}/delete", server.server_id),
-        back: format!("/admin/servers/{}", server.server_id),
-    };
-    page(StatusCode::OK, &confirm)
-}
-
-/// The confirmation form: only its CSRF token.
-#[derive(Debug, Deserialize)]
-pub(super) struct ConfirmForm {
-    #[serde(default)]
-    pub(super) csrf_token: String,
+        action: format!("{SECTION}/{}/delete", server.server_id),
+        back: format!("{SECTION}/{}", server.server_id),
+    })
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<ConfirmForm>,
+    Checked(_): Checked<ConfirmForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
-    match server_admin::delete(&state.admin, &actor(&admin), &ServerId::from_stored(id)).await {
-        Ok(()) => see_other("/admin/servers?flash=server-deleted"),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let id = ServerId::from_stored(id);
+    let deleted = server_admin::delete(console.ctx(), &console.actor(), &id).await;
+    console.finish(deleted, |()| format!("{SECTION}?flash=server-deleted"))
 }
 
 /// The Protected Resource Metadata to paste into the server, pretty-printed.
-async fn metadata_json(state: &AppState, id: &ServerId) -> String {
-    let issuer = state.settings.issuer.as_str();
-    match server_admin::protected_resource_metadata(&state.admin, id, issuer).await {
+async fn metadata_json(console: &Console, id: &ServerId) -> String {
+    let issuer = console.state.settings.issuer.as_str();
+    match server_admin::protected_resource_metadata(console.ctx(), id, issuer).await {
         Ok(metadata) => serde_json::to_string_pretty(&metadata).unwrap_or_default(),
         Err(_) => String::new(),
     }

@@ -3,13 +3,12 @@
 //! OpenID providers it configures.
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{ConsoleAdmin, ConsoleChrome, page};
-use crate::state::AppState;
+use super::ConsoleChrome;
+use super::kit::Console;
+use crate::web::pages::render;
 
 /// An upstream provider, for the table.
 struct ProviderRow {
@@ -31,10 +30,8 @@ struct SettingsPage {
     effective: String,
 }
 
-pub(super) async fn get(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-) -> Response {
+pub(super) async fn get(console: Console) -> Response {
+    let state = &console.state;
     let settings = &state.settings;
     let providers = settings
         .upstream_providers
@@ -49,7 +46,7 @@ pub(super) async fn get(
         })
         .collect();
     let shown = SettingsPage {
-        chrome: ConsoleChrome::new(&state, &admin, "/admin/settings", None),
+        chrome: console.chrome("/admin/settings", None),
         issuer: settings.issuer.as_str().to_owned(),
         database: match state.store.kind() {
             crate::config::DatabaseKind::Sqlite => "SQLite",
@@ -58,5 +55,5 @@ pub(super) async fn get(
         providers,
         effective: settings.to_redacted_toml(),
     };
-    page(StatusCode::OK, &shown)
+    render(StatusCode::OK, &shown)
 }

@@ -2,24 +2,19 @@
 //! the recorded email that verified-email linking matches).
 
 use askama::Template;
-use axum::Extension;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Query};
+use axum::http::StatusCode;
 use axum::response::Response;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::servers::ConfirmForm;
-use super::{
-    ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError, FlashQuery, FormFailure, actor, csrf_ok,
-    form_failure, page, read_failure, timestamp,
-};
-use crate::admin::users::{self as user_admin, NewUserBody, UserPatchBody, UserQuery, UserView};
-use crate::admin::{AdminError, grants};
+use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
+use super::{ConsoleChrome, FieldError, timestamp};
+use crate::admin::users::{self as user_admin, NewUserBody, UserPatchBody, UserView};
+use crate::admin::{AdminError, SearchQuery, grants};
 use crate::domain::ids::UserId;
-use crate::state::AppState;
-use crate::web::pages::{PageError, PageForm};
-use crate::web::responses::see_other;
+
+const SECTION: &str = "/admin/users";
 
 /// The user form (create and edit share it; the password is optional on edit).
 #[derive(Default, Deserialize)]
@@ -34,6 +29,12 @@ pub(super) struct UserForm {
     email: String,
     enabled: Option<String>,
     admin: Option<String>,
+}
+
+impl ConsoleForm for UserForm {
+    fn csrf_token(&self) -> &str {
+        &self.csrf_token
+    }
 }
 
 impl UserForm {
@@ -92,10 +93,10 @@ struct IdentityRow {
 
 /// The user's sessions and linked identities, for their page.
 async fn extras(
-    state: &AppState,
+    console: &Console,
     id: &UserId,
 ) -> Result<(Vec<SessionRow>, Vec<IdentityRow>), AdminError> {
-    let sessions = grants::sessions(&state.admin, id)
+    let sessions = grants::sessions(console.ctx(), id)
         .await?
         .items
         .into_iter()
@@ -105,7 +106,7 @@ async fn extras(
             session_id: s.session_id,
         })
         .collect();
-    let identities = grants::identities(&state.admin, id)
+    let identities = grants::identities(console.ctx(), id)
         .await?
         .items
         .into_iter()
@@ -123,6 +124,11 @@ super::form_page!(UsersPage, true);
 super::form_page!(UserPage, false);
 
 impl UsersPage {
+    /// What the search box matches.
+    fn search_label(&self) -> &'static str {
+        "Username or email contains"
+    }
+
     /// A creation time for the table.
     fn created(&self, at: &i64) -> String {
         super::timestamp(*at)
@@ -136,54 +142,38 @@ impl UserPage {
     }
 }
 
-/// Paging, search and the flash of the users list.
-#[derive(Debug, Default, Deserialize)]
-pub(super) struct UserListParams {
-    after: Option<String>,
-    flash: Option<String>,
-    #[serde(default)]
-    q: String,
-}
-
-pub(super) async fn list(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Query(params): Query<UserListParams>,
-    headers: HeaderMap,
-) -> Response {
-    let query = UserQuery {
+async fn users_page(
+    console: &Console,
+    params: ListParams,
+    form: UserForm,
+    error: Option<FieldError>,
+) -> Result<UsersPage, AdminError> {
+    let query = SearchQuery {
         limit: Some(50),
         after: params.after,
         q: Some(params.q.clone()),
     };
-    match user_admin::list(&state.admin, query).await {
-        Ok(found) => page(
-            StatusCode::OK,
-            &UsersPage {
-                chrome: ConsoleChrome::new(&state, &admin, "/admin/users", params.flash.as_deref()),
-                users: found.items,
-                next: found.next_cursor,
-                q: params.q,
-                form: UserForm {
-                    enabled: Some("on".to_owned()),
-                    ..UserForm::default()
-                },
-                error: None,
-            },
-        ),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let found = user_admin::list(console.ctx(), query).await?;
+    Ok(UsersPage {
+        chrome: console.chrome(SECTION, params.flash.as_deref()),
+        users: found.items,
+        next: found.next_cursor,
+        q: params.q,
+        form,
+        error,
+    })
 }
 
-pub(super) async fn create(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    headers: HeaderMap,
-    PageForm(mut form): PageForm<UserForm>,
-) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
+pub(super) async fn list(console: Console, Query(params): Query<ListParams>) -> Response {
+    let form = UserForm {
+        enabled: Some("on".to_owned()),
+        ..UserForm::default()
+    };
+    let built = users_page(&console, params, form, None).await;
+    console.show(StatusCode::OK, built)
+}
+
+pub(super) async fn create(console: Console, Checked(mut form): Checked<UserForm>) -> Response {
     let body = NewUserBody {
         username: form.username.trim().to_owned(),
         password: SecretString::from(std::mem::take(&mut form.password)),
@@ -191,177 +181,105 @@ pub(super) async fn create(
         enabled: Some(form.enabled.is_some()),
         admin: Some(form.admin.is_some()),
     };
-    match user_admin::create(&state.admin, &actor(&admin), body).await {
-        Ok(view) => see_other(&format!("/admin/users/{}?flash=user-created", view.user_id)),
-        Err(error) => match form_failure(&state, &headers, error) {
-            FormFailure::Page(response) => response,
-            FormFailure::Field(field) => {
-                let users = user_admin::list(&state.admin, UserQuery::default())
-                    .await
-                    .map(|p| p.items)
-                    .unwrap_or_default();
-                page(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    &UsersPage {
-                        chrome: ConsoleChrome::new(&state, &admin, "/admin/users", None),
-                        users,
-                        next: None,
-                        q: String::new(),
-                        form,
-                        error: Some(field),
-                    },
-                )
-            }
-        },
-    }
+    let created = user_admin::create(console.ctx(), &console.actor(), body).await;
+    console
+        .answer(
+            created,
+            |view| format!("{SECTION}/{}?flash=user-created", view.user_id),
+            async |field| users_page(&console, ListParams::default(), form, Some(field)).await,
+        )
+        .await
+}
+
+async fn user_page(
+    console: &Console,
+    id: &UserId,
+    flash: Option<&str>,
+    form: Option<UserForm>,
+    error: Option<FieldError>,
+) -> Result<UserPage, AdminError> {
+    let user = user_admin::get(console.ctx(), id).await?;
+    let (sessions, identities) = extras(console, id).await?;
+    Ok(UserPage {
+        chrome: console.chrome(SECTION, flash),
+        form: form.unwrap_or_else(|| UserForm::from_view(&user)),
+        user,
+        error,
+        sessions,
+        identities,
+    })
 }
 
 pub(super) async fn show(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    Query(flash): Query<FlashQuery>,
-    headers: HeaderMap,
+    Query(params): Query<ListParams>,
 ) -> Response {
     let id = UserId::from_stored(id);
-    let found = async {
-        let user = user_admin::get(&state.admin, &id).await?;
-        let (sessions, identities) = extras(&state, &id).await?;
-        Ok::<_, AdminError>((user, sessions, identities))
-    }
-    .await;
-    match found {
-        Ok((user, sessions, identities)) => page(
-            StatusCode::OK,
-            &UserPage {
-                chrome: ConsoleChrome::new(&state, &admin, "/admin/users", flash.flash.as_deref()),
-                form: UserForm::from_view(&user),
-                user,
-                error: None,
-                sessions,
-                identities,
-            },
-        ),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let built = user_page(&console, &id, params.flash.as_deref(), None, None).await;
+    console.show(StatusCode::OK, built)
 }
 
 pub(super) async fn update(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    PageForm(mut form): PageForm<UserForm>,
+    Checked(mut form): Checked<UserForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
     let id = UserId::from_stored(id);
-    let is_self = id == admin.user.id;
-    if is_self && (form.admin.is_none() || form.enabled.is_none()) {
+    let updated = if id == console.admin.user.id && (form.admin.is_none() || form.enabled.is_none())
+    {
         // Nobody locks themselves out of the console by accident.
-        let field = FieldError {
-            field: "admin".to_owned(),
-            message: "you cannot disable your own account or remove your own admin role here"
-                .to_owned(),
+        Err(AdminError::invalid(
+            "admin",
+            "you cannot disable your own account or remove your own admin role here",
+        ))
+    } else {
+        let password = std::mem::take(&mut form.password);
+        let patch = UserPatchBody {
+            username: Some(form.username.trim().to_owned()),
+            password: (!password.is_empty()).then(|| SecretString::from(password)),
+            email: Some(form.email()),
+            enabled: Some(form.enabled.is_some()),
+            admin: Some(form.admin.is_some()),
         };
-        return shown_again(&state, &admin, &headers, &id, form, field).await;
-    }
-    let password = std::mem::take(&mut form.password);
-    let patch = UserPatchBody {
-        username: Some(form.username.trim().to_owned()),
-        password: (!password.is_empty()).then(|| SecretString::from(password)),
-        email: Some(form.email()),
-        enabled: Some(form.enabled.is_some()),
-        admin: Some(form.admin.is_some()),
+        user_admin::update(console.ctx(), &console.actor(), &id, patch).await
     };
-    match user_admin::update(&state.admin, &actor(&admin), &id, patch).await {
-        Ok(view) => see_other(&format!("/admin/users/{}?flash=user-updated", view.user_id)),
-        Err(error) => match form_failure(&state, &headers, error) {
-            FormFailure::Page(response) => response,
-            FormFailure::Field(field) => {
-                shown_again(&state, &admin, &headers, &id, form, field).await
-            }
-        },
-    }
+    console
+        .answer(
+            updated,
+            |view| format!("{SECTION}/{}?flash=user-updated", view.user_id),
+            async |field| user_page(&console, &id, None, Some(form), Some(field)).await,
+        )
+        .await
 }
 
-async fn shown_again(
-    state: &AppState,
-    admin: &ConsoleAdmin,
-    headers: &HeaderMap,
-    id: &UserId,
-    form: UserForm,
-    error: FieldError,
-) -> Response {
-    let found = async {
-        let user = user_admin::get(&state.admin, id).await?;
-        let (sessions, identities) = extras(state, id).await?;
-        Ok::<_, AdminError>((user, sessions, identities))
-    }
-    .await;
-    match found {
-        Ok((user, sessions, identities)) => page(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &UserPage {
-                chrome: ConsoleChrome::new(state, admin, "/admin/users", None),
-                user,
-                form,
-                error: Some(error),
-                sessions,
-                identities,
-            },
+pub(super) async fn confirm_delete(console: Console, Path(id): Path<String>) -> Response {
+    let found = user_admin::get(console.ctx(), &UserId::from_stored(id)).await;
+    console.confirm(SECTION, found, |user| Confirm {
+        verb: "Delete",
+        what: "user",
+        name: format!(
+            "{} ({}), with their grants and sessions",
+            user.username, user.user_id
         ),
-        Err(error) => read_failure(state, headers, error),
-    }
-}
-
-pub(super) async fn confirm_delete(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    match user_admin::get(&state.admin, &UserId::from_stored(id)).await {
-        Ok(user) => page(
-            StatusCode::OK,
-            &ConfirmPage {
-                chrome: ConsoleChrome::new(&state, &admin, "/admin/users", None),
-                verb: "Delete",
-                what: "user".to_owned(),
-                name: format!(
-                    "{} ({}), with their grants and sessions",
-                    user.username, user.user_id
-                ),
-                action: format!("/admin/users/{}/delete", user.user_id),
-                back: format!("/admin/users/{}", user.user_id),
-            },
-        ),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+        action: format!("{SECTION}/{}/delete", user.user_id),
+        back: format!("{SECTION}/{}", user.user_id),
+    })
 }
 
 pub(super) async fn delete(
-    State(state): State<AppState>,
-    Extension(admin): Extension<ConsoleAdmin>,
+    console: Console,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    PageForm(form): PageForm<ConfirmForm>,
+    Checked(_): Checked<ConfirmForm>,
 ) -> Response {
-    if !csrf_ok(&state, &admin, &form.csrf_token) {
-        return PageError::bad_form().render(&state, &headers);
-    }
     let id = UserId::from_stored(id);
-    if id == admin.user.id {
-        return PageError::new(
-            StatusCode::BAD_REQUEST,
-            "Not deleted",
-            "You cannot delete your own account here.",
-        )
-        .render(&state, &headers);
-    }
-    match user_admin::delete(&state.admin, &actor(&admin), &id).await {
-        Ok(()) => see_other("/admin/users?flash=user-deleted"),
-        Err(error) => read_failure(&state, &headers, error),
-    }
+    let deleted = if id == console.admin.user.id {
+        Err(AdminError::invalid(
+            "user_id",
+            "you cannot delete your own account here",
+        ))
+    } else {
+        user_admin::delete(console.ctx(), &console.actor(), &id).await
+    };
+    console.finish(deleted, |()| format!("{SECTION}?flash=user-deleted"))
 }
