@@ -59,6 +59,73 @@ tokio::task_local! {
     pub static CLIENT_IP: std::net::IpAddr;
 }
 
+/// Members that hold a secret in some view (a client secret, an initial access token,
+/// a password): never copied into an audit record, whatever view is passed.
+const SECRET_MEMBERS: [&str; 3] = ["client_secret", "token", "password"];
+
+/// Members that change on every write and say nothing about what changed.
+const NOISE_MEMBERS: [&str; 1] = ["updated_at"];
+
+/// The `detail` of an admin change: the object as it was (`before`, absent when it is
+/// created) and as it is (`after`, absent when it is deleted), each as the API shows it,
+/// without secrets. For an update only the members that changed are kept, so a row says
+/// what the change was.
+pub fn changes(
+    before: Option<&impl serde::Serialize>,
+    after: Option<&impl serde::Serialize>,
+) -> Value {
+    let mut before = before.map(snapshot);
+    let mut after = after.map(snapshot);
+    if let (Some(old), Some(new)) = (&mut before, &mut after) {
+        let same: Vec<String> = old
+            .iter()
+            .filter(|(name, value)| {
+                NOISE_MEMBERS.contains(&name.as_str()) || new.get(name.as_str()) == Some(value)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in same {
+            old.remove(&name);
+            new.remove(&name);
+        }
+    }
+    let mut detail = serde_json::Map::new();
+    if let Some(old) = before {
+        detail.insert("before".to_owned(), Value::Object(old));
+    }
+    if let Some(new) = after {
+        detail.insert("after".to_owned(), Value::Object(new));
+    }
+    Value::Object(detail)
+}
+
+/// The detail of a creation: the new object.
+pub fn created(after: &impl serde::Serialize) -> Value {
+    changes(None::<&Value>, Some(after))
+}
+
+/// The detail of an update: what changed, before and after.
+pub fn updated(before: &impl serde::Serialize, after: &impl serde::Serialize) -> Value {
+    changes(Some(before), Some(after))
+}
+
+/// The detail of a deletion: the object as it was.
+pub fn deleted(before: &impl serde::Serialize) -> Value {
+    changes(Some(before), None::<&Value>)
+}
+
+/// `view`'s members without secrets.
+fn snapshot(view: &impl serde::Serialize) -> serde_json::Map<String, Value> {
+    let mut members = match serde_json::to_value(view) {
+        Ok(Value::Object(members)) => members,
+        _ => serde_json::Map::new(),
+    };
+    for secret in SECRET_MEMBERS {
+        members.remove(secret);
+    }
+    members
+}
+
 /// An event with `action` (e.g. `server.created`) on `target_type`/`target_id`; it
 /// carries the client address when written while serving a request.
 pub fn event(
@@ -130,5 +197,29 @@ impl SecurityLog {
         {
             tracing::warn!(%error, action, "could not audit a security event");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{created, deleted, updated};
+
+    #[test]
+    fn updates_keep_only_what_changed() {
+        let before = json!({"name": "Docs", "enabled": true, "updated_at": 1, "scopes": ["a"]});
+        let after = json!({"name": "Docs", "enabled": false, "updated_at": 2, "scopes": ["a"]});
+        assert_eq!(
+            updated(&before, &after),
+            json!({"before": {"enabled": true}, "after": {"enabled": false}})
+        );
+    }
+
+    #[test]
+    fn secrets_never_reach_the_record() {
+        let view = json!({"client_id": "cli_1", "client_secret": "s3cret", "token": "t0k"});
+        assert_eq!(created(&view), json!({"after": {"client_id": "cli_1"}}));
+        assert_eq!(deleted(&view), json!({"before": {"client_id": "cli_1"}}));
     }
 }

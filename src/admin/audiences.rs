@@ -3,7 +3,7 @@
 //! client and user are named there.
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+
 use utoipa::ToSchema;
 
 use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
@@ -148,7 +148,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let detail = json!({ "issuer": audience.issuer });
+    let detail = audit::created(&view(audience.clone()));
     let event = audit::event(
         actor,
         "id_jag_audience.created",
@@ -172,6 +172,7 @@ pub async fn update(
         .find_audience(id)
         .await?
         .ok_or(AdminError::NotFound)?;
+    let before = view(audience.clone());
     if let Some(name) = patch.name {
         check_display_name(&name).map_err(|e| AdminError::invalid("name", e))?;
         audience.name = name;
@@ -196,7 +197,7 @@ pub async fn update(
     }
     audience.is_enabled = patch.enabled.unwrap_or(audience.is_enabled);
     audience.updated_at = ctx.clock.now();
-    let detail = json!({ "enabled": audience.is_enabled });
+    let detail = audit::updated(&before, &view(audience.clone()));
     let event = audit::event(
         actor,
         "id_jag_audience.updated",
@@ -239,7 +240,7 @@ pub async fn delete(
         "id_jag_audience.deleted",
         "id_jag_audience",
         id.as_str(),
-        json!({}),
+        audit::deleted(&get(ctx, id).await?),
     );
     ctx.store
         .delete_audience(id, &event, ctx.clock.now())

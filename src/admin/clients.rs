@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::servers::parse_resource;
@@ -181,18 +181,17 @@ pub async fn create(
         }),
         None => None,
     };
-    let detail = json!({ "client_name": client.name, "auth_method": auth_method.as_str() });
+    let mut view = view(ctx, client.clone()).await?;
     let event = audit::event(
         actor,
         "client.created",
         "client",
         client.id.as_str(),
-        detail,
+        audit::created(&view),
     );
     ctx.store
         .insert_client(&client, stored_secret.as_ref(), &event)
         .await?;
-    let mut view = view(ctx, client).await?;
     view.client_secret_expires_at = secret.is_some().then_some(0);
     view.client_secret = secret;
     Ok(view)
@@ -219,6 +218,7 @@ pub async fn update(
                 .to_owned(),
         });
     }
+    let before = view(ctx, client.clone()).await?;
     if let Some(name) = patch.client_name {
         check_display_name(&name).map_err(|e| AdminError::invalid("client_name", e))?;
         client.name = name;
@@ -245,10 +245,11 @@ pub async fn update(
     client.may_introspect = patch.allow_introspection.unwrap_or(client.may_introspect);
     check_combination(&client)?;
     client.updated_at = ctx.clock.now();
-    let detail = json!({ "enabled": client.is_enabled });
+    let after = view(ctx, client.clone()).await?;
+    let detail = audit::updated(&before, &after);
     let event = audit::event(actor, "client.updated", "client", id.as_str(), detail);
     ctx.store.update_client(&client, &event).await?;
-    view(ctx, client).await
+    Ok(after)
 }
 
 /// Reads one client.
@@ -280,10 +281,12 @@ pub async fn list(ctx: &AdminContext, query: SearchQuery) -> Result<ClientPage, 
 pub async fn delete(ctx: &AdminContext, actor: &Actor, id: &ClientId) -> Result<(), AdminError> {
     // A CIMD client comes back, enabled, on its next use: deleting a blocked one would
     // lift the block. Block hosts with a deny rule, or unblock before deleting.
-    if let Some(client) = ctx.store.find_client(id).await?
-        && client.source == ClientSource::Cimd
-        && !client.is_enabled
-    {
+    let client = ctx
+        .store
+        .find_client(id)
+        .await?
+        .ok_or(AdminError::NotFound)?;
+    if client.source == ClientSource::Cimd && !client.is_enabled {
         return Err(AdminError::Conflict {
             field: "client_id".to_owned(),
             message: "is a blocked CIMD client; deleting it would lift the block (it would be \
@@ -291,7 +294,9 @@ pub async fn delete(ctx: &AdminContext, actor: &Actor, id: &ClientId) -> Result<
                 .to_owned(),
         });
     }
-    let event = audit::event(actor, "client.deleted", "client", id.as_str(), json!({}));
+    let before = view(ctx, client).await?;
+    let detail = audit::deleted(&before);
+    let event = audit::event(actor, "client.deleted", "client", id.as_str(), detail);
     ctx.store.delete_client(id, &event, ctx.clock.now()).await?;
     Ok(())
 }

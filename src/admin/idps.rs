@@ -2,7 +2,7 @@
 //! clients, MCP servers and scopes. Changes apply on the next request.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::clients::resolve_resources;
@@ -181,10 +181,11 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let detail = json!({ "issuer": idp.issuer });
+    let after = view(ctx, idp.clone()).await?;
+    let detail = audit::created(&after);
     let event = audit::event(actor, "idp.created", "idp", idp.id.as_str(), detail);
     ctx.store.insert_idp(&idp, &event).await?;
-    view(ctx, idp).await
+    Ok(after)
 }
 
 /// Changes an IdP.
@@ -229,10 +230,11 @@ pub async fn update(
         return view(ctx, idp).await;
     }
     idp.updated_at = ctx.clock.now();
-    let detail = json!({ "enabled": idp.is_enabled });
+    let after = view(ctx, idp.clone()).await?;
+    let detail = audit::updated(&view(ctx, before).await?, &after);
     let event = audit::event(actor, "idp.updated", "idp", id.as_str(), detail);
     ctx.store.update_idp(&idp, &event).await?;
-    view(ctx, idp).await
+    Ok(after)
 }
 
 /// Applies the IdPs the configuration file declares (XAA-18): each is created, or,
@@ -351,7 +353,9 @@ pub async fn list(ctx: &AdminContext, query: ListQuery) -> Result<IdpPage, Admin
 
 /// Stops trusting an IdP; accounts it created stay.
 pub async fn delete(ctx: &AdminContext, actor: &Actor, id: &IdpId) -> Result<(), AdminError> {
-    let event = audit::event(actor, "idp.deleted", "idp", id.as_str(), json!({}));
+    let before = get(ctx, id).await?;
+    let detail = audit::deleted(&before);
+    let event = audit::event(actor, "idp.deleted", "idp", id.as_str(), detail);
     ctx.store.delete_idp(id, &event, ctx.clock.now()).await?;
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! Managing MCP servers (RES-1, RES-2, RES-6, SCOPE-1..3, SCOPE-9).
 
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::{Actor, AdminContext, AdminError, SearchQuery, double_option};
@@ -168,7 +167,8 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let detail = json!({ "resource": server.resource.as_str(), "name": server.name });
+    let view = ServerView::from(server.clone());
+    let detail = audit::created(&view);
     let event = audit::event(
         actor,
         "server.created",
@@ -180,7 +180,7 @@ pub async fn create(
         .insert_server(&server, &event)
         .await
         .map_err(resource_conflict)?;
-    Ok(server.into())
+    Ok(view)
 }
 
 /// Applies a partial update.
@@ -195,6 +195,7 @@ pub async fn update(
         .find_server(id)
         .await?
         .ok_or(AdminError::NotFound)?;
+    let before = ServerView::from(server.clone());
     if let Some(raw) = &patch.resource {
         server.resource = parse_resource(ctx, raw)?;
     }
@@ -219,13 +220,14 @@ pub async fn update(
     server.is_enabled = patch.enabled.unwrap_or(server.is_enabled);
     server.is_default = patch.default_resource.unwrap_or(server.is_default);
     server.updated_at = ctx.clock.now();
-    let detail = json!({ "resource": server.resource.as_str(), "enabled": server.is_enabled });
+    let view = ServerView::from(server.clone());
+    let detail = audit::updated(&before, &view);
     let event = audit::event(actor, "server.updated", "server", id.as_str(), detail);
     ctx.store
         .update_server(&server, &event)
         .await
         .map_err(resource_conflict)?;
-    Ok(server.into())
+    Ok(view)
 }
 
 /// Reads one server.
@@ -293,7 +295,9 @@ pub async fn protected_resource_metadata(
 
 /// Deletes a server; clients lose their link to it.
 pub async fn delete(ctx: &AdminContext, actor: &Actor, id: &ServerId) -> Result<(), AdminError> {
-    let event = audit::event(actor, "server.deleted", "server", id.as_str(), json!({}));
+    let before = get(ctx, id).await?;
+    let detail = audit::deleted(&before);
+    let event = audit::event(actor, "server.deleted", "server", id.as_str(), detail);
     ctx.store.delete_server(id, &event, ctx.clock.now()).await?;
     Ok(())
 }

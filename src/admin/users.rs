@@ -112,17 +112,19 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    let detail = json!({
-        "username": user.username.as_str(),
-        "email": user.email.as_ref().map(Email::as_str),
-        "admin": user.is_admin,
-    });
-    let event = audit::event(actor, "user.created", "user", user.id.as_str(), detail);
+    let view = UserView::from(user.clone());
+    let event = audit::event(
+        actor,
+        "user.created",
+        "user",
+        user.id.as_str(),
+        audit::created(&view),
+    );
     ctx.store
         .insert_user(&user, Some(&hash), &event)
         .await
         .map_err(unique_conflict)?;
-    Ok(user.into())
+    Ok(view)
 }
 
 /// Applies a partial update.
@@ -138,6 +140,7 @@ pub async fn update(
         .await?
         .ok_or(AdminError::NotFound)?
         .user;
+    let before = UserView::from(user.clone());
     if let Some(raw) = &patch.username {
         user.username = Username::parse(raw).map_err(|e| AdminError::invalid("username", e))?;
     }
@@ -151,19 +154,18 @@ pub async fn update(
     user.is_enabled = patch.enabled.unwrap_or(user.is_enabled);
     user.is_admin = patch.admin.unwrap_or(user.is_admin);
     user.updated_at = ctx.clock.now();
-    let detail = json!({
-        "username": user.username.as_str(),
-        "email": user.email.as_ref().map(Email::as_str),
-        "password_changed": new_hash.is_some(),
-        "enabled": user.is_enabled,
-        "admin": user.is_admin,
-    });
+    let view = UserView::from(user.clone());
+    let mut detail = audit::updated(&before, &view);
+    // Never the password itself: only that it was changed.
+    if let Some(members) = detail.as_object_mut() {
+        members.insert("password_changed".to_owned(), json!(new_hash.is_some()));
+    }
     let event = audit::event(actor, "user.updated", "user", id.as_str(), detail);
     ctx.store
         .update_user(&user, new_hash.as_deref(), &event)
         .await
         .map_err(unique_conflict)?;
-    Ok(user.into())
+    Ok(view)
 }
 
 /// Reads one user.
@@ -185,7 +187,14 @@ pub async fn list(ctx: &AdminContext, query: SearchQuery) -> Result<UserPage, Ad
 
 /// Deletes a user.
 pub async fn delete(ctx: &AdminContext, actor: &Actor, id: &UserId) -> Result<(), AdminError> {
-    let event = audit::event(actor, "user.deleted", "user", id.as_str(), json!({}));
+    let before = get(ctx, id).await?;
+    let event = audit::event(
+        actor,
+        "user.deleted",
+        "user",
+        id.as_str(),
+        audit::deleted(&before),
+    );
     ctx.store.delete_user(id, &event, ctx.clock.now()).await?;
     Ok(())
 }
