@@ -52,6 +52,20 @@ impl Actor {
     }
 }
 
+/// The security events (not admin changes): failed and throttled sign-ins, client
+/// authentication failures, refused registrations, CIMD documents and ID-JAGs, refresh
+/// token reuse and code replay. The audit log's kind `security` lists these.
+pub const SECURITY_ACTIONS: [&str; 8] = [
+    "login.failed",
+    "login.throttled",
+    "client_auth.failed",
+    "dcr.rejected",
+    "cimd.rejected",
+    "id_jag.rejected",
+    "refresh_token.reused",
+    "code.replayed",
+];
+
 tokio::task_local! {
     /// The client address of the request being served (SEC-17: through trusted proxies
     /// only), set by the web layer around admin and sign-in requests, so that every

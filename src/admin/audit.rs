@@ -8,6 +8,9 @@ use utoipa::ToSchema;
 use super::{AdminContext, AdminError};
 use crate::storage::{AuditFilter, AuditRecord};
 
+/// The kind that lists every security event ([`crate::audit::SECURITY_ACTIONS`]).
+pub const SECURITY_KIND: &str = "security";
+
 /// Filters and paging of the audit log.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -15,7 +18,9 @@ pub struct AuditQuery {
     /// Exactly this actor (`user:usr_…`, `admin-token:…`, `bootstrap-token`, `cli`,
     /// `config`, `system`, `client:…`).
     pub actor: Option<String>,
-    /// An action (`user.created`) or a kind of actions (`user`).
+    /// An action (`user.created`), a kind of actions (`user`), or `security` (every
+    /// security event: failed sign-ins, client authentication failures, rejections,
+    /// token reuse and replay).
     pub kind: Option<String>,
     /// At or after this time (Unix seconds).
     pub since: Option<i64>,
@@ -99,11 +104,14 @@ pub async fn list(ctx: &AdminContext, query: AuditQuery) -> Result<AuditPage, Ad
             ));
         }
     }
+    // `security` is the kind of every security event, whatever its action.
+    let security_only = kind.as_deref() == Some(SECURITY_KIND);
     let filter = AuditFilter {
         actor: query.actor.filter(|a| !a.is_empty()),
-        kind,
+        kind: kind.filter(|_| !security_only),
         since: query.since,
         until: query.until,
+        security_only,
     };
     let mut rows = ctx
         .store

@@ -51,6 +51,8 @@ const LIST_AUDIT: &str = "\
 SELECT event_id, occurred_at, actor, action, target_type, target_id, detail, client_ip \
   FROM audit_events WHERE event_id < $1 ORDER BY event_id DESC LIMIT $2";
 
+/// `{security}` is replaced by the quoted [`crate::audit::SECURITY_ACTIONS`] (constants,
+/// never input).
 const SEARCH_AUDIT: &str = "\
 SELECT event_id, occurred_at, actor, action, target_type, target_id, detail, client_ip \
   FROM audit_events \
@@ -59,7 +61,17 @@ SELECT event_id, occurred_at, actor, action, target_type, target_id, detail, cli
    AND ($3 IS NULL OR action = $3 OR action LIKE $4 ESCAPE '\\') \
    AND ($5 IS NULL OR occurred_at >= $5) \
    AND ($6 IS NULL OR occurred_at < $6) \
+   AND ($8 = FALSE OR action IN ({security})) \
  ORDER BY event_id DESC LIMIT $7";
+
+/// [`SEARCH_AUDIT`] with the security actions filled in, built once.
+static SEARCH_AUDIT_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let quoted: Vec<String> = crate::audit::SECURITY_ACTIONS
+        .iter()
+        .map(|action| format!("'{action}'"))
+        .collect();
+    SEARCH_AUDIT.replace("{security}", &quoted.join(", "))
+});
 
 /// Which audit events to list; every member narrows.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +84,8 @@ pub struct AuditFilter {
     pub since: Option<i64>,
     /// Before (Unix seconds).
     pub until: Option<i64>,
+    /// Only security events ([`crate::audit::SECURITY_ACTIONS`]).
+    pub security_only: bool,
 }
 
 /// `kind` as a LIKE pattern for its actions: `user` → `user.%`, wildcards escaped.
@@ -148,7 +162,7 @@ impl Store {
     ) -> Result<Vec<AuditRecord>, StoreError> {
         let pattern = filter.kind.as_deref().map(kind_pattern);
         let rows = with_pool!(self, |pool| {
-            sqlx::query_as(SEARCH_AUDIT)
+            sqlx::query_as(SEARCH_AUDIT_SQL.as_str())
                 .bind(before.unwrap_or(i64::MAX))
                 .bind(&filter.actor)
                 .bind(&filter.kind)
@@ -156,6 +170,7 @@ impl Store {
                 .bind(filter.since)
                 .bind(filter.until)
                 .bind(i64::from(limit))
+                .bind(filter.security_only)
                 .fetch_all(pool)
                 .await
         })?;

@@ -81,6 +81,37 @@ async fn security_events_are_audited(backend: Backend) {
         !rejected[0].detail.contains(&expired),
         "the assertion was stored"
     );
+
+    // The kind `security` lists these, and none of the admin changes around them.
+    let listed = xaa
+        .app
+        .admin_ok(
+            reqwest::Method::GET,
+            "/admin/api/v1/audit?kind=security&limit=100",
+            None,
+            StatusCode::OK,
+        )
+        .await;
+    let mut actions: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    actions.sort_unstable();
+    actions.dedup();
+    assert_eq!(
+        actions,
+        [
+            "client_auth.failed",
+            "dcr.rejected",
+            "id_jag.rejected",
+            "login.failed",
+            "login.throttled"
+        ],
+        "{listed}"
+    );
+    assert_eq!(listed["items"].as_array().unwrap().len(), 9, "{listed}");
     xaa.finish().await;
 }
 

@@ -95,7 +95,6 @@ async fn console_operator_runs_the_server_from_the_browser(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let shots = Shots::of(backend);
     let browser = operator_console(&app).await;
-    shots.save(&browser, "dashboard").await;
 
     servers(&browser, &app, &shots).await;
     users(&browser, &app, &shots).await;
@@ -104,6 +103,21 @@ async fn console_operator_runs_the_server_from_the_browser(backend: Backend) {
     keys_and_settings(&browser, &shots).await;
     idps_and_audiences(&browser, &app, &shots).await;
     registration_tokens(&browser, &app, &shots).await;
+
+    // The dashboard: counts, and a client-authentication failure among the recent
+    // security events.
+    let (status, _, _) = app
+        .token(
+            &[("grant_type", "client_credentials")],
+            Some(("cli_unknown", "guessed-secret")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    browser.navigate("Dashboard").await;
+    let text = browser.text().await;
+    let security = &text[text.find("Recent security events").unwrap()..];
+    assert!(security.contains("client_auth.failed"), "{text}");
+    shots.save(&browser, "dashboard").await;
 
     // Each change is in the audit log, by the operator.
     browser.navigate("Audit log").await;

@@ -9,7 +9,7 @@ use super::ConsoleChrome;
 use super::audit::EventRow;
 use super::kit::{Console, ListParams};
 use crate::admin::AdminError;
-use crate::admin::audit::{self as audit_log, AuditQuery};
+use crate::admin::audit::{self as audit_log, AuditQuery, SECURITY_KIND};
 use crate::storage::ObjectCounts;
 use crate::telemetry::names::TOKENS_ISSUED;
 
@@ -23,6 +23,7 @@ struct Dashboard {
     counts: ObjectCounts,
     issued: Vec<(String, String)>,
     events: Vec<EventRow>,
+    security: Vec<EventRow>,
 }
 
 pub(super) async fn get(console: Console, Query(params): Query<ListParams>) -> Response {
@@ -33,11 +34,18 @@ pub(super) async fn get(console: Console, Query(params): Query<ListParams>) -> R
             ..AuditQuery::default()
         };
         let events = audit_log::list(console.ctx(), recent).await?.items;
+        let recent_security = AuditQuery {
+            kind: Some(SECURITY_KIND.to_owned()),
+            limit: Some(RECENT),
+            ..AuditQuery::default()
+        };
+        let security = audit_log::list(console.ctx(), recent_security).await?.items;
         Ok::<_, AdminError>(Dashboard {
             chrome: console.chrome("/admin", params.flash.as_deref()),
             counts,
             issued: tokens_issued(&console.state.metrics.render()),
             events: events.into_iter().map(EventRow::from).collect(),
+            security: security.into_iter().map(EventRow::from).collect(),
         })
     }
     .await;
