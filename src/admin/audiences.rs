@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use utoipa::ToSchema;
 
-use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
+use super::{Actor, AdminContext, AdminError, SearchQuery, double_option};
 use crate::audit;
 use crate::domain::idp::{AudienceClient, IdJagAudience, SubjectClaim};
 use crate::domain::ids::{ClientId, IdJagAudienceId};
@@ -220,9 +220,10 @@ pub async fn get(ctx: &AdminContext, id: &IdJagAudienceId) -> Result<AudienceVie
 }
 
 /// Lists audiences.
-pub async fn list(ctx: &AdminContext, query: ListQuery) -> Result<AudiencePage, AdminError> {
-    let page = ctx.page_request(query)?;
-    let page = ctx.store.list_audiences(&page).await?;
+pub async fn list(ctx: &AdminContext, query: SearchQuery) -> Result<AudiencePage, AdminError> {
+    let (paging, search) = query.split();
+    let page = ctx.page_request(paging)?;
+    let page = ctx.store.list_audiences(&page, search.as_deref()).await?;
     Ok(AudiencePage {
         items: page.items.into_iter().map(view).collect(),
         next_cursor: page.next_cursor,

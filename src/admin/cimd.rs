@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use super::{Actor, AdminContext, AdminError, ListQuery};
+use super::{Actor, AdminContext, AdminError, SearchQuery};
 use crate::audit;
 use crate::cimd::is_document_url;
 use crate::config::HostPattern;
@@ -154,10 +154,11 @@ fn cimd_id(raw: &str) -> Result<ClientId, AdminError> {
 }
 
 /// Lists CIMD clients seen, a page at a time.
-pub async fn list(ctx: &AdminContext, query: ListQuery) -> Result<CimdClientPage, AdminError> {
+pub async fn list(ctx: &AdminContext, query: SearchQuery) -> Result<CimdClientPage, AdminError> {
+    let (paging, search) = query.split();
     let page = ctx
         .store
-        .list_cimd_clients(&ctx.page_request(query)?)
+        .list_cimd_clients(&ctx.page_request(paging)?, search.as_deref())
         .await?;
     let require = ctx.policy.cimd_require_approval;
     Ok(CimdClientPage {

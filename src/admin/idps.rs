@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use super::clients::resolve_resources;
 use super::idp_keys;
-use super::{Actor, AdminContext, AdminError, ListQuery, double_option};
+use super::{Actor, AdminContext, AdminError, SearchQuery, double_option};
 use crate::audit;
 use crate::cimd::ClientIdUrl;
 use crate::config::TrustedIdpSection;
@@ -338,9 +338,10 @@ pub async fn get(ctx: &AdminContext, id: &IdpId) -> Result<IdpView, AdminError> 
 }
 
 /// Lists IdPs, a page at a time.
-pub async fn list(ctx: &AdminContext, query: ListQuery) -> Result<IdpPage, AdminError> {
-    let page = ctx.page_request(query)?;
-    let page = ctx.store.list_idps(&page).await?;
+pub async fn list(ctx: &AdminContext, query: SearchQuery) -> Result<IdpPage, AdminError> {
+    let (paging, search) = query.split();
+    let page = ctx.page_request(paging)?;
+    let page = ctx.store.list_idps(&page, search.as_deref()).await?;
     let mut items = Vec::with_capacity(page.items.len());
     for idp in page.items {
         items.push(view(ctx, idp).await?);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::{Actor, AdminContext, AdminError, ListQuery};
+use super::{Actor, AdminContext, AdminError, SearchQuery};
 use crate::audit;
 use crate::clock::UnixTime;
 use crate::crypto::random_token;
@@ -146,10 +146,14 @@ pub async fn get(ctx: &AdminContext, id: &str) -> Result<InitialAccessTokenView,
 /// Lists tokens, a page at a time.
 pub async fn list(
     ctx: &AdminContext,
-    query: ListQuery,
+    query: SearchQuery,
 ) -> Result<InitialAccessTokenPage, AdminError> {
-    let page = ctx.page_request(query)?;
-    let page = ctx.store.list_initial_access_tokens(&page).await?;
+    let (paging, search) = query.split();
+    let page = ctx.page_request(paging)?;
+    let page = ctx
+        .store
+        .list_initial_access_tokens(&page, search.as_deref())
+        .await?;
     let now = ctx.clock.now();
     Ok(InitialAccessTokenPage {
         items: page.items.into_iter().map(|r| view(r, now)).collect(),

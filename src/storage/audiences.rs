@@ -150,15 +150,19 @@ impl Store {
     pub async fn list_audiences(
         &self,
         page: &PageRequest,
+        search: Option<&str>,
     ) -> Result<Page<IdJagAudience>, StoreError> {
         let sql = format!(
             "SELECT {AUDIENCE_COLUMNS} FROM id_jag_audiences WHERE audience_id > $1 \
+               AND ($3 IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\' OR LOWER(issuer) LIKE $3 ESCAPE '\\') \
              ORDER BY audience_id LIMIT $2"
         );
+        let pattern = search.map(super::contains_pattern);
         let rows: Vec<AudienceRow> = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await
         })?;
@@ -176,7 +180,7 @@ impl Store {
             after: None,
             limit: u32::MAX - 1,
         };
-        Ok(self.list_audiences(&page).await?.items)
+        Ok(self.list_audiences(&page, None).await?.items)
     }
 
     async fn with_audience_clients(&self, row: AudienceRow) -> Result<IdJagAudience, StoreError> {

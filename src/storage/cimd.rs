@@ -234,15 +234,19 @@ impl Store {
     pub async fn list_cimd_clients(
         &self,
         page: &PageRequest,
+        search: Option<&str>,
     ) -> Result<Page<CimdClientRecord>, StoreError> {
         let sql = format!(
             "SELECT {CIMD_COLUMNS} FROM cimd_clients c JOIN clients k ON k.client_id = c.client_id \
-             WHERE c.client_id > $1 ORDER BY c.client_id LIMIT $2"
+             WHERE c.client_id > $1 AND ($3 IS NULL OR LOWER(k.client_name) LIKE $3 ESCAPE '\\' OR LOWER(c.client_id) LIKE $3 ESCAPE '\\') \
+             ORDER BY c.client_id LIMIT $2"
         );
+        let pattern = search.map(super::contains_pattern);
         let rows: Vec<CimdClientRecord> = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await
         })?;

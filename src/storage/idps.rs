@@ -253,14 +253,22 @@ impl Store {
     }
 
     /// A page of IdPs ordered by id.
-    pub async fn list_idps(&self, page: &PageRequest) -> Result<Page<TrustedIdp>, StoreError> {
+    pub async fn list_idps(
+        &self,
+        page: &PageRequest,
+        search: Option<&str>,
+    ) -> Result<Page<TrustedIdp>, StoreError> {
         let sql = format!(
-            "SELECT {IDP_COLUMNS} FROM trusted_idps WHERE idp_id > $1 ORDER BY idp_id LIMIT $2"
+            "SELECT {IDP_COLUMNS} FROM trusted_idps WHERE idp_id > $1 \
+               AND ($3 IS NULL OR LOWER(name) LIKE $3 ESCAPE '\\' OR LOWER(issuer) LIKE $3 ESCAPE '\\') \
+             ORDER BY idp_id LIMIT $2"
         );
+        let pattern = search.map(super::contains_pattern);
         let rows: Vec<IdpRow> = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await
         })?;

@@ -101,15 +101,19 @@ impl Store {
     pub async fn list_initial_access_tokens(
         &self,
         page: &PageRequest,
+        search: Option<&str>,
     ) -> Result<Page<InitialAccessTokenRecord>, StoreError> {
         let sql = format!(
             "SELECT {COLUMNS} FROM initial_access_tokens WHERE token_id > $1 \
+               AND ($3 IS NULL OR LOWER(description) LIKE $3 ESCAPE '\\' OR LOWER(token_id) LIKE $3 ESCAPE '\\') \
              ORDER BY token_id LIMIT $2"
         );
+        let pattern = search.map(super::contains_pattern);
         let rows: Vec<InitialAccessTokenRecord> = with_pool!(self, |pool| {
             sqlx::query_as(&sql)
                 .bind(page.after_key())
                 .bind(page.fetch_limit())
+                .bind(&pattern)
                 .fetch_all(pool)
                 .await
         })?;

@@ -374,6 +374,35 @@ async fn server_and_client_lists_are_searchable(app: TestApp) {
     let id = found["items"][0]["client_id"].as_str().unwrap().to_owned();
     let by_id = get(format!("/admin/api/v1/clients?q={}", &id[..id.len() - 2])).await;
     assert_eq!(names(&by_id), ["Nightly agent"]);
+    // The other lists an operator searches: ID-JAG audiences by name or issuer,
+    // registration tokens by description.
+    for issuer in ["https://auth.tools.example", "https://auth.files.example"] {
+        let body = json!({"issuer": issuer});
+        app.admin_ok(
+            Method::POST,
+            "/admin/api/v1/id-jag-audiences",
+            Some(body),
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let found = get("/admin/api/v1/id-jag-audiences?q=TOOLS".to_owned()).await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["items"][0]["issuer"], "https://auth.tools.example");
+    for description in ["IDE team", "Build farm"] {
+        let body = json!({"description": description});
+        app.admin_ok(
+            Method::POST,
+            "/admin/api/v1/initial-access-tokens",
+            Some(body),
+            StatusCode::CREATED,
+        )
+        .await;
+    }
+    let found = get("/admin/api/v1/initial-access-tokens?q=farm".to_owned()).await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found["items"][0]["description"], "Build farm");
+
     // Unknown parameters are still refused.
     let refused = app
         .admin(Method::GET, &format!("{SERVERS}?search=docs"), None)

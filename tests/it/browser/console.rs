@@ -409,6 +409,11 @@ async fn idps_and_audiences(browser: &Browser, app: &TestApp, shots: &Shots) {
             .contains("https://login.corp-idp.example/keys")
     );
     shots.save(browser, "idps").await;
+    browser.fill_id("q", "nobody").await;
+    browser.submit("Search").await;
+    assert!(browser.text().await.contains("No trusted IdP matches."));
+    browser.click_link("Show all").await;
+    assert!(browser.text().await.contains("Corp IdP"));
 
     let clients = api_get(app, "/admin/api/v1/clients?q=nightly").await;
     let nightly = clients["items"][0]["client_id"]
@@ -520,6 +525,11 @@ async fn console_operator_approves_and_blocks_cimd_clients(backend: Backend) {
         "{text}"
     );
     shots.save(&browser, "cimd").await;
+    browser.fill_id("q", "nothing like it").await;
+    browser.submit("Search").await;
+    assert!(browser.text().await.contains("No CIMD client matches."));
+    browser.fill_id("q", "TOOLKIT").await;
+    browser.submit("Search").await;
     browser.click_link("Toolkit desktop").await;
     assert!(
         browser

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
 use crate::admin::audiences::{AudiencePage, AudiencePatchBody, AudienceView, NewAudienceBody};
-use crate::admin::{AdminContext, ListQuery, audiences};
+use crate::admin::{AdminContext, SearchQuery, audiences};
 use crate::domain::ids::IdJagAudienceId;
 use crate::web::extract::{AdminCaller, ApiJson};
 use crate::web::responses::{ApiError, ApiErrorBody};
@@ -25,13 +25,13 @@ pub(super) async fn post(
 }
 
 /// List ID-JAG audiences.
-#[utoipa::path(get, path = "/admin/api/v1/id-jag-audiences", tag = "id-jag-audiences", operation_id = "list_id_jag_audiences", params(ListQuery),
+#[utoipa::path(get, path = "/admin/api/v1/id-jag-audiences", tag = "id-jag-audiences", operation_id = "list_id_jag_audiences", params(SearchQuery),
     responses((status = 200, body = AudiencePage), (status = 401, body = ApiErrorBody)),
     security(("admin_token" = [])))]
 pub(super) async fn list(
     State(ctx): State<AdminContext>,
     _admin: AdminCaller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<SearchQuery>,
 ) -> Result<Json<AudiencePage>, ApiError> {
     Ok(Json(audiences::list(&ctx, query).await?))
 }

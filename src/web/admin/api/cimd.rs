@@ -11,18 +11,18 @@ use crate::admin::cimd::{
     self, CimdClientPage, CimdClientPatchBody, CimdClientView, HostRuleList, HostRuleView,
     NewHostRuleBody,
 };
-use crate::admin::{AdminContext, ListQuery};
+use crate::admin::{AdminContext, SearchQuery};
 use crate::web::extract::{AdminCaller, ApiJson};
 use crate::web::responses::{ApiError, ApiErrorBody};
 
 /// List the CIMD clients seen, with fetch state, approval and last valid document.
-#[utoipa::path(get, path = "/admin/api/v1/cimd/clients", tag = "cimd", operation_id = "list_cimd_clients", params(ListQuery),
+#[utoipa::path(get, path = "/admin/api/v1/cimd/clients", tag = "cimd", operation_id = "list_cimd_clients", params(SearchQuery),
     responses((status = 200, body = CimdClientPage), (status = 401, body = ApiErrorBody)),
     security(("admin_token" = [])))]
 pub(super) async fn list(
     State(ctx): State<AdminContext>,
     _admin: AdminCaller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<SearchQuery>,
 ) -> Result<Json<CimdClientPage>, ApiError> {
     Ok(Json(cimd::list(&ctx, query).await?))
 }

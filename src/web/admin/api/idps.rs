@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 
 use crate::admin::idps::{IdpPage, IdpPatchBody, IdpView, NewIdpBody};
-use crate::admin::{AdminContext, ListQuery, idps};
+use crate::admin::{AdminContext, SearchQuery, idps};
 use crate::domain::ids::IdpId;
 use crate::web::extract::{AdminCaller, ApiJson};
 use crate::web::responses::{ApiError, ApiErrorBody};
@@ -25,13 +25,13 @@ pub(super) async fn post(
 }
 
 /// List trusted IdPs.
-#[utoipa::path(get, path = "/admin/api/v1/idps", tag = "idps", operation_id = "list_idps", params(ListQuery),
+#[utoipa::path(get, path = "/admin/api/v1/idps", tag = "idps", operation_id = "list_idps", params(SearchQuery),
     responses((status = 200, body = IdpPage), (status = 401, body = ApiErrorBody)),
     security(("admin_token" = [])))]
 pub(super) async fn list(
     State(ctx): State<AdminContext>,
     _admin: AdminCaller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<SearchQuery>,
 ) -> Result<Json<IdpPage>, ApiError> {
     Ok(Json(idps::list(&ctx, query).await?))
 }

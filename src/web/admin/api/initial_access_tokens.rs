@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use crate::admin::initial_access_tokens::{
     InitialAccessTokenPage, InitialAccessTokenView, NewInitialAccessTokenBody,
 };
-use crate::admin::{AdminContext, ListQuery, initial_access_tokens};
+use crate::admin::{AdminContext, SearchQuery, initial_access_tokens};
 use crate::web::extract::{AdminCaller, ApiJson};
 use crate::web::responses::{ApiError, ApiErrorBody};
 
@@ -29,13 +29,13 @@ pub(super) async fn post(
 
 /// List initial access tokens (never their values).
 #[utoipa::path(get, path = "/admin/api/v1/initial-access-tokens", tag = "initial-access-tokens",
-    operation_id = "list_initial_access_tokens", params(ListQuery),
+    operation_id = "list_initial_access_tokens", params(SearchQuery),
     responses((status = 200, body = InitialAccessTokenPage), (status = 401, body = ApiErrorBody)),
     security(("admin_token" = [])))]
 pub(super) async fn list(
     State(ctx): State<AdminContext>,
     _admin: AdminCaller,
-    Query(query): Query<ListQuery>,
+    Query(query): Query<SearchQuery>,
 ) -> Result<Json<InitialAccessTokenPage>, ApiError> {
     Ok(Json(initial_access_tokens::list(&ctx, query).await?))
 }

@@ -13,7 +13,7 @@ use super::{ConsoleChrome, FieldError, lines, optional};
 use crate::admin::audiences::{
     self as audience_admin, AudienceClientBody, AudiencePatchBody, AudienceView, NewAudienceBody,
 };
-use crate::admin::{AdminError, ListQuery};
+use crate::admin::{AdminError, SearchQuery};
 use crate::domain::ids::IdJagAudienceId;
 
 /// Where the audiences are.
@@ -113,6 +113,7 @@ impl AudienceForm {
 #[template(path = "console/audiences.html")]
 struct AudiencesPage {
     chrome: ConsoleChrome,
+    q: String,
     audiences: Vec<AudienceView>,
     next: Option<String>,
     form: AudienceForm,
@@ -152,13 +153,15 @@ async fn audiences_page(
     form: AudienceForm,
     error: Option<FieldError>,
 ) -> Result<AudiencesPage, AdminError> {
-    let query = ListQuery {
+    let query = SearchQuery {
         limit: Some(50),
         after: params.after,
+        q: Some(params.q.clone()),
     };
     let found = audience_admin::list(console.ctx(), query).await?;
     Ok(AudiencesPage {
         chrome: console.chrome(NAV, params.flash.as_deref()),
+        q: params.q,
         audiences: found.items,
         next: found.next_cursor,
         form,
@@ -268,4 +271,11 @@ pub(super) async fn delete(
     let id = IdJagAudienceId::from_stored(id);
     let deleted = audience_admin::delete(console.ctx(), &console.actor(), &id).await;
     console.finish(deleted, |()| format!("{SECTION}?flash=audience-deleted"))
+}
+
+impl AudiencesPage {
+    /// What the search box matches.
+    fn search_label(&self) -> &'static str {
+        "Name or issuer contains"
+    }
 }

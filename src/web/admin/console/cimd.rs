@@ -13,7 +13,7 @@ use super::{ConsoleChrome, FieldError, encoded, optional, timestamp};
 use crate::admin::cimd::{
     self as cimd_admin, CimdClientPatchBody, CimdClientView, HostRuleView, NewHostRuleBody,
 };
-use crate::admin::{AdminError, ListQuery};
+use crate::admin::{AdminError, SearchQuery};
 
 /// The console section (the client lists).
 const SECTION: &str = "/admin/clients";
@@ -47,6 +47,7 @@ struct CimdRow {
 #[template(path = "console/cimd.html")]
 struct CimdPage {
     chrome: ConsoleChrome,
+    q: String,
     clients: Vec<CimdRow>,
     next: Option<String>,
     rules: Vec<HostRuleView>,
@@ -90,9 +91,10 @@ async fn cimd_page(
     form: HostRuleForm,
     error: Option<FieldError>,
 ) -> Result<CimdPage, AdminError> {
-    let query = ListQuery {
+    let query = SearchQuery {
         limit: Some(50),
         after: params.after,
+        q: Some(params.q.clone()),
     };
     let found = cimd_admin::list(console.ctx(), query).await?;
     let rules = cimd_admin::list_host_rules(console.ctx()).await?.items;
@@ -106,6 +108,7 @@ async fn cimd_page(
         .collect();
     Ok(CimdPage {
         chrome: console.chrome(SECTION, params.flash.as_deref()),
+        q: params.q,
         clients,
         next: found.next_cursor,
         rules,
@@ -248,4 +251,11 @@ pub(super) async fn delete_rule(
 ) -> Response {
     let deleted = cimd_admin::delete_host_rule(console.ctx(), &console.actor(), &rule_id).await;
     console.finish(deleted, |()| "/admin/cimd?flash=rule-deleted".to_owned())
+}
+
+impl CimdPage {
+    /// What the search box matches.
+    fn search_label(&self) -> &'static str {
+        "Name or document URL contains"
+    }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
 use super::{ConsoleChrome, FieldError, jwk_set, jwk_set_text, lines, optional};
 use crate::admin::idps::{self as idp_admin, IdpClientBody, IdpPatchBody, IdpView, NewIdpBody};
-use crate::admin::{AdminError, ListQuery};
+use crate::admin::{AdminError, SearchQuery};
 use crate::domain::ids::IdpId;
 
 const SECTION: &str = "/admin/idps";
@@ -124,6 +124,7 @@ impl IdpForm {
 #[template(path = "console/idps.html")]
 struct IdpsPage {
     chrome: ConsoleChrome,
+    q: String,
     idps: Vec<IdpView>,
     next: Option<String>,
     form: IdpForm,
@@ -148,13 +149,15 @@ async fn idps_page(
     form: IdpForm,
     error: Option<FieldError>,
 ) -> Result<IdpsPage, AdminError> {
-    let query = ListQuery {
+    let query = SearchQuery {
         limit: Some(50),
         after: params.after,
+        q: Some(params.q.clone()),
     };
     let found = idp_admin::list(console.ctx(), query).await?;
     Ok(IdpsPage {
         chrome: console.chrome(SECTION, params.flash.as_deref()),
+        q: params.q,
         idps: found.items,
         next: found.next_cursor,
         form,
@@ -278,4 +281,11 @@ pub(super) async fn delete(
     let id = IdpId::from_stored(id);
     let deleted = idp_admin::delete(console.ctx(), &console.actor(), &id).await;
     console.finish(deleted, |()| format!("{SECTION}?flash=idp-deleted"))
+}
+
+impl IdpsPage {
+    /// What the search box matches.
+    fn search_label(&self) -> &'static str {
+        "Name or issuer contains"
+    }
 }

@@ -13,7 +13,7 @@ use super::{ConsoleChrome, FieldError, encoded, optional, timestamp};
 use crate::admin::initial_access_tokens::{
     self as token_admin, InitialAccessTokenView, NewInitialAccessTokenBody,
 };
-use crate::admin::{AdminError, ListQuery};
+use crate::admin::{AdminError, SearchQuery};
 use crate::config::DcrMode;
 
 /// The console section (the client lists).
@@ -84,6 +84,7 @@ struct TokenRow {
 #[template(path = "console/registration.html")]
 struct RegistrationPage {
     chrome: ConsoleChrome,
+    q: String,
     tokens: Vec<TokenRow>,
     next: Option<String>,
     /// A token just issued, shown this once.
@@ -96,15 +97,23 @@ struct RegistrationPage {
 
 super::form_page!(RegistrationPage);
 
+impl RegistrationPage {
+    /// What the search box matches.
+    fn search_label(&self) -> &'static str {
+        "Description or id contains"
+    }
+}
+
 async fn registration_page(
     console: &Console,
     params: ListParams,
     form: TokenForm,
     error: Option<FieldError>,
 ) -> Result<RegistrationPage, AdminError> {
-    let query = ListQuery {
+    let query = SearchQuery {
         limit: Some(50),
         after: params.after,
+        q: Some(params.q.clone()),
     };
     let found = token_admin::list(console.ctx(), query).await?;
     let revealed = console
@@ -124,6 +133,7 @@ async fn registration_page(
         .collect();
     Ok(RegistrationPage {
         chrome: console.chrome(SECTION, params.flash.as_deref()),
+        q: params.q,
         tokens,
         next: found.next_cursor,
         revealed,
