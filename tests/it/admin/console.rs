@@ -142,6 +142,23 @@ async fn send(
     agent.post(path, &form).await
 }
 
+/// The matrix covers every route the console's router declares.
+#[test]
+fn the_matrix_names_every_console_route() {
+    let declared = crate::admin::auth::routes_in_source("web/admin/console/mod.rs", "/admin");
+    let mut listed: Vec<String> = ROUTES
+        .iter()
+        .map(|(_, path)| crate::admin::auth::generic(path))
+        .collect();
+    listed.sort();
+    listed.dedup();
+    let declared: Vec<String> = declared
+        .into_iter()
+        .map(|p| if p.is_empty() { "/admin".to_owned() } else { p })
+        .collect();
+    assert_eq!(listed, declared);
+}
+
 async fn console_refuses_signed_out_and_non_admin_callers(app: TestApp) {
     let server = app
         .create_server(

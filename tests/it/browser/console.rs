@@ -138,6 +138,15 @@ async fn console_operator_runs_the_server_from_the_browser(backend: Backend) {
     ] {
         assert!(text.contains(action), "{action}: {text}");
     }
+    // Users who acted are named by their username beside their id.
+    let html = browser.html().await;
+    assert!(
+        html.contains(&format!(
+            "<td>{} <span class=\"hint\"><code>user:usr_",
+            OPERATOR.0
+        )),
+        "{html}"
+    );
     shots.save(&browser, "audit").await;
     browser.fill_id("kind", "user").await;
     browser.submit("Filter").await;

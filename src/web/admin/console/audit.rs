@@ -1,5 +1,7 @@
 //! `GET /admin/audit`: the audit log, filtered by actor, kind and day, paged.
 
+use std::collections::HashMap;
+
 use askama::Template;
 use axum::extract::Query;
 use axum::http::StatusCode;
@@ -10,12 +12,17 @@ use super::kit::Console;
 use super::{ConsoleChrome, timestamp};
 use crate::admin::AdminError;
 use crate::admin::audit::{self as audit_log, AuditQuery, AuditView};
+use crate::admin::users as user_admin;
+use crate::domain::ids::UserId;
 use crate::web::pages::render;
 
 /// An event as a table row.
 pub(super) struct EventRow {
     pub(super) time: String,
+    /// The stored actor label (`user:usr_…`, `cli`, …), what the actor filter takes.
     pub(super) actor: String,
+    /// Who that is, for a user: their username.
+    pub(super) actor_name: Option<String>,
     pub(super) action: String,
     pub(super) target: String,
     pub(super) detail: String,
@@ -27,12 +34,36 @@ impl From<AuditView> for EventRow {
         Self {
             time: timestamp(event.occurred_at),
             actor: event.actor,
+            actor_name: None,
             action: event.action,
             target: format!("{} {}", event.target_type, event.target_id),
             detail: event.detail.to_string(),
             client_ip: event.client_ip.unwrap_or_default(),
         }
     }
+}
+
+/// `events` as table rows, users who acted named by their username (an account deleted
+/// since keeps its id only).
+pub(super) async fn rows(console: &Console, events: Vec<AuditView>) -> Vec<EventRow> {
+    let mut names: HashMap<String, Option<String>> = HashMap::new();
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let mut row = EventRow::from(event);
+        if let Some(user_id) = row.actor.strip_prefix("user:") {
+            if !names.contains_key(user_id) {
+                let id = UserId::from_stored(user_id.to_owned());
+                let name = user_admin::get(console.ctx(), &id)
+                    .await
+                    .ok()
+                    .map(|u| u.username);
+                names.insert(user_id.to_owned(), name);
+            }
+            row.actor_name = names.get(user_id).cloned().flatten();
+        }
+        rows.push(row);
+    }
+    rows
 }
 
 /// The filter form (`since`/`until` as `YYYY-MM-DD`, whole UTC days).
@@ -87,7 +118,7 @@ pub(super) async fn list(console: Console, Query(filter): Query<AuditFilterForm>
             let older = found.next_cursor.map(|cursor| older_link(&filter, &cursor));
             let shown = AuditPage {
                 chrome,
-                events: found.items.into_iter().map(EventRow::from).collect(),
+                events: rows(&console, found.items).await,
                 filter,
                 older,
                 error: None,

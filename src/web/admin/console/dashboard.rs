@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 
 use super::ConsoleChrome;
-use super::audit::EventRow;
+use super::audit::{EventRow, rows};
 use super::kit::{Console, ListParams};
 use crate::admin::AdminError;
 use crate::admin::audit::{self as audit_log, AuditQuery, SECURITY_KIND};
@@ -44,8 +44,8 @@ pub(super) async fn get(console: Console, Query(params): Query<ListParams>) -> R
             chrome: console.chrome("/admin", params.flash.as_deref()),
             counts,
             issued: tokens_issued(&console.state.metrics.render()),
-            events: events.into_iter().map(EventRow::from).collect(),
-            security: security.into_iter().map(EventRow::from).collect(),
+            events: rows(&console, events).await,
+            security: rows(&console, security).await,
         })
     }
     .await;
