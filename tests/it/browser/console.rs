@@ -103,6 +103,7 @@ async fn console_operator_runs_the_server_from_the_browser(backend: Backend) {
     keys_and_settings(&browser, &shots).await;
     idps_and_audiences(&browser, &app, &shots).await;
     registration_tokens(&browser, &app, &shots).await;
+    deletions(&browser, &app).await;
 
     // The dashboard: counts, and a client-authentication failure among the recent
     // security events.
@@ -135,6 +136,12 @@ async fn console_operator_runs_the_server_from_the_browser(backend: Backend) {
         "id_jag_audience.deleted",
         "initial_access_token.created",
         "initial_access_token.revoked",
+        "session.ended",
+        "user.deleted",
+        "server.deleted",
+        "client.secret_revoked",
+        "client.deleted",
+        "idp.deleted",
     ] {
         assert!(text.contains(action), "{action}: {text}");
     }
@@ -307,6 +314,13 @@ async fn clients(browser: &Browser, app: &TestApp, shots: &Shots) {
     let jwt = Assertion::new(app, signed_id, &key).jwt();
     let answer = cc_with_assertion(app, &jwt, &[("resource", DOCS)]).await;
     assert_issued(&answer);
+
+    // A client name with HTML in it is text on the page.
+    app.create_client(json!({"client_name": HOSTILE_NAME, "grant_types": ["client_credentials"]}))
+        .await;
+    browser.navigate("Clients").await;
+    assert!(browser.text().await.contains(HOSTILE_NAME));
+    assert!(!browser.html().await.contains("<img src=x"));
 
     // The search finds clients by name, in any case.
     browser.navigate("Clients").await;
@@ -500,6 +514,85 @@ async fn registration_tokens(browser: &Browser, app: &TestApp, shots: &Shots) {
     assert!(text.contains("Registration token revoked."), "{text}");
     let tokens = api_get(app, "/admin/api/v1/initial-access-tokens").await;
     assert_eq!(item(&tokens, "description", "IDE team")["state"], "revoked");
+}
+
+/// The `href` of the first link on the page whose text is `text`.
+async fn first_link(browser: &Browser, text: &str) -> String {
+    let html = browser.html().await;
+    let end = html
+        .find(&format!(">{text}</a>"))
+        .unwrap_or_else(|| panic!("no link {text:?}"));
+    let start = html[..end].rfind("href=\"").unwrap() + "href=\"".len();
+    html[start..end].trim_end_matches('"').replace("&amp;", "&")
+}
+
+/// Each destructive action, confirmed first: a user's browser signed out, then the
+/// user deleted; an MCP server deleted; a client secret revoked and a client deleted;
+/// an IdP no longer trusted.
+async fn deletions(browser: &Browser, app: &TestApp) {
+    let mut dana = UserAgent::new(app);
+    let signed_in = dana
+        .sign_in("/login", "dana", "a long enough password")
+        .await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    browser.navigate("Users").await;
+    browser.click_link("dana").await;
+    browser.click_link("Sign out…").await;
+    browser.submit("End").await;
+    let text = browser.text().await;
+    assert!(text.contains("Session ended"), "{text}");
+    let users = api_get(app, "/admin/api/v1/users?q=dana").await;
+    let dana_id = users["items"][0]["user_id"].as_str().unwrap().to_owned();
+    let sessions = api_get(app, &format!("/admin/api/v1/users/{dana_id}/sessions")).await;
+    assert_eq!(sessions["items"], json!([]), "{sessions}");
+    browser.click_link("Delete this user…").await;
+    browser.submit("Delete").await;
+    assert!(browser.text().await.contains("User deleted"));
+    let users = api_get(app, "/admin/api/v1/users?q=dana").await;
+    assert_eq!(users["items"], json!([]), "{users}");
+
+    let files = api_get(app, "/admin/api/v1/servers?q=files").await;
+    let files_id = files["items"][0]["server_id"].as_str().unwrap().to_owned();
+    browser
+        .goto(&format!("{}/admin/servers/{files_id}", app.base))
+        .await;
+    browser.click_link("Delete this MCP server…").await;
+    browser.submit("Delete").await;
+    assert!(browser.text().await.contains("MCP server deleted."));
+    let files = api_get(app, "/admin/api/v1/servers?q=files").await;
+    assert_eq!(files["items"], json!([]), "{files}");
+
+    browser.navigate("Clients").await;
+    browser.click_link("Nightly agent").await;
+    let revoke = first_link(browser, "Revoke…").await;
+    browser.goto(&format!("{}{revoke}", app.base)).await;
+    browser.submit("Revoke").await;
+    assert!(browser.text().await.contains("Secret revoked."));
+    let listed = api_get(app, "/admin/api/v1/clients?q=nightly").await;
+    let nightly_id = listed["items"][0]["client_id"].as_str().unwrap().to_owned();
+    let secrets = api_get(app, &format!("/admin/api/v1/clients/{nightly_id}/secrets")).await;
+    let active = secrets["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["active"] == true)
+        .count();
+    assert_eq!(active, 1, "{secrets}");
+    browser.navigate("Clients").await;
+    browser.click_link("Signed agent").await;
+    browser.click_link("Delete this client…").await;
+    browser.submit("Delete").await;
+    assert!(browser.text().await.contains("Client deleted."));
+    let listed = api_get(app, "/admin/api/v1/clients?q=signed").await;
+    assert_eq!(listed["items"], json!([]), "{listed}");
+
+    browser.navigate("Cross App Access").await;
+    browser.click_link("Corp IdP").await;
+    browser.click_link("Stop trusting this IdP…").await;
+    browser.submit("Delete").await;
+    assert!(browser.text().await.contains("IdP no longer trusted."));
+    let idps = api_get(app, "/admin/api/v1/idps").await;
+    assert_eq!(idps["items"], json!([]), "{idps}");
 }
 
 both_backends!(backend: console_operator_runs_the_server_from_the_browser);
