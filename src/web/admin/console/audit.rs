@@ -7,6 +7,7 @@ use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
+use serde_json::Value;
 
 use super::kit::Console;
 use super::{ConsoleChrome, timestamp};
@@ -25,6 +26,9 @@ pub(super) struct EventRow {
     pub(super) actor_name: Option<String>,
     pub(super) action: String,
     pub(super) target: String,
+    /// One line about the detail: which members changed, or the detail itself when short.
+    pub(super) summary: String,
+    /// The whole detail, pretty-printed.
     pub(super) detail: String,
     pub(super) client_ip: String,
 }
@@ -37,8 +41,48 @@ impl From<AuditView> for EventRow {
             actor_name: None,
             action: event.action,
             target: format!("{} {}", event.target_type, event.target_id),
-            detail: event.detail.to_string(),
+            summary: summary(&event.detail),
+            detail: serde_json::to_string_pretty(&event.detail).unwrap_or_default(),
             client_ip: event.client_ip.unwrap_or_default(),
+        }
+    }
+}
+
+/// How long a detail may be to be its own summary.
+const SHORT: usize = 80;
+
+/// One line about `detail`: for an admin change, what happened to which members; else
+/// the detail itself, cut short.
+fn summary(detail: &Value) -> String {
+    let members = |side: &str| -> Vec<String> {
+        detail
+            .get(side)
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    match (
+        detail.get("before").is_some(),
+        detail.get("after").is_some(),
+    ) {
+        (true, true) => {
+            let changed = members("after");
+            if changed.is_empty() {
+                "no member changed".to_owned()
+            } else {
+                format!("changed: {}", changed.join(", "))
+            }
+        }
+        (false, true) => "created; its members…".to_owned(),
+        (true, false) => "deleted; what it was…".to_owned(),
+        (false, false) => {
+            let text = detail.to_string();
+            if text.chars().count() <= SHORT {
+                text
+            } else {
+                let cut: String = text.chars().take(SHORT).collect();
+                format!("{cut}…")
+            }
         }
     }
 }
@@ -168,6 +212,20 @@ fn older_link(filter: &AuditFilterForm, cursor: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::day;
+
+    #[test]
+    fn summaries_say_what_changed() {
+        use serde_json::json;
+        let update = json!({"before": {"name": "a"}, "after": {"name": "b"}});
+        assert_eq!(super::summary(&update), "changed: name");
+        assert_eq!(
+            super::summary(&json!({"after": {"name": "b"}})),
+            "created; its members…"
+        );
+        assert_eq!(super::summary(&json!({"reason": "x"})), r#"{"reason":"x"}"#);
+        let long = json!({"reason": "x".repeat(200)});
+        assert!(super::summary(&long).ends_with('…'));
+    }
 
     #[test]
     fn days_are_utc_midnights() {
