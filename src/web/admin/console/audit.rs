@@ -49,7 +49,7 @@ impl From<AuditView> for EventRow {
 }
 
 /// How long a detail may be to be its own summary.
-const SHORT: usize = 80;
+const SHORT: usize = 60;
 
 /// One line about `detail`: for an admin change, what happened to which members; else
 /// the detail itself, cut short.
