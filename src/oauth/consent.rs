@@ -79,7 +79,8 @@ impl From<crate::crypto::CryptoError> for ConsentError {
 }
 
 /// Decides the step after sign-in: deliver a deferred error, approve silently when a
-/// pre-registered client already holds consent for every scope (SEC-10), or ask.
+/// pre-registered client already holds consent for every scope and does not ask for
+/// the email address (SEC-10), or ask.
 pub async fn next_step(
     ctx: &OAuthContext,
     request: &AuthorizationRequestRecord,
@@ -112,7 +113,9 @@ pub async fn next_step(
     // local program can listen on a loopback port). Everyone else sees the page again,
     // which still asks only about new scopes (SCOPE-5).
     let is_assured = is_verified && !is_loopback_uri(&request.redirect_uri);
-    if ask.is_empty() && is_assured {
+    // Consent is remembered for resource scopes only: a request for the user's email
+    // address (`openid email`) is always shown to the user before it is answered.
+    if ask.is_empty() && is_assured && !request.openid_email {
         return approve(ctx, &request.request_id, user, auth_time)
             .await
             .map(NextStep::Redirect);

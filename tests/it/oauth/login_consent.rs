@@ -615,6 +615,16 @@ async fn sec_10_pre_registered_web_client_is_re_approved_silently(app: TestApp) 
     .await;
     let html = consent_page(&mut agent, &consent).await;
     assert!(asked_scopes(&html).contains("files:write"), "{html}");
+    // Nor is a first request for the email address, though every resource scope in it
+    // was allowed: the page says what the client would see.
+    let email = [("resource", RESOURCE), ("scope", "openid email tools:read")];
+    let consent = to_consent(
+        &mut agent,
+        &authorize_path(&fixture.web, WEB_REDIRECT, &email),
+    )
+    .await;
+    let html = consent_page(&mut agent, &consent).await;
+    assert!(html.contains("See the email address"), "{html}");
     app.finish().await;
 }
 
