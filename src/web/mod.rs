@@ -105,11 +105,13 @@ pub fn router(
         .route(&format!("{p}/signed-out"), get(pages::logout::signed_out))
         .route(&format!("{p}/static/mcp-authz.css"), get(pages::stylesheet));
 
-    // Admin changes are audited with the client's address (SEC-17).
+    // Admin changes and security events (a failed client authentication at the token
+    // endpoint, say) are audited with the client's address (SEC-17).
     let with_client_ip =
         axum::middleware::from_fn_with_state(state.clone(), client_ip::scope_client_ip);
     let admin_api = admin::api::router().layer(with_client_ip.clone());
     let console = admin::console::router(&state).layer(with_client_ip.clone());
+    let protocol = protocol.layer(with_client_ip.clone());
     let pages = pages.layer(with_client_ip);
 
     let settings = &state.settings;

@@ -55,6 +55,7 @@ async fn security_events_are_audited(backend: Backend) {
     let refused = audit_events(&app, "client_auth.failed").await;
     assert_eq!(refused.len(), 1, "{refused:?}");
     assert_eq!(refused[0].target_id, "cli_unknown");
+    assert_eq!(refused[0].client_ip.as_deref(), Some("127.0.0.1"));
     assert!(!refused[0].detail.contains("guessed-secret"));
 
     // A refused registration.
@@ -76,6 +77,7 @@ async fn security_events_are_audited(backend: Backend) {
     xaa.redeem(&expired).await;
     let rejected = audit_events(&xaa.app, "id_jag.rejected").await;
     assert_eq!(rejected.len(), 1, "{rejected:?}");
+    assert_eq!(rejected[0].client_ip.as_deref(), Some("127.0.0.1"));
     assert_eq!(rejected[0].target_id, xaa.client_id);
     assert!(
         !rejected[0].detail.contains(&expired),
