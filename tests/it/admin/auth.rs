@@ -101,14 +101,7 @@ async fn every_admin_api_route_refuses_callers_without_an_admin_token(app: TestA
         .await;
     assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
     let cookie = console.cookie.clone().unwrap();
-    let before = app
-        .server()
-        .state
-        .store
-        .list_audit_events(None, 1000)
-        .await
-        .unwrap()
-        .len();
+    let before = app.audit_count().await;
 
     for (method, path) in &routes {
         let callers = [
@@ -132,14 +125,7 @@ async fn every_admin_api_route_refuses_callers_without_an_admin_token(app: TestA
             );
         }
     }
-    let after = app
-        .server()
-        .state
-        .store
-        .list_audit_events(None, 1000)
-        .await
-        .unwrap()
-        .len();
+    let after = app.audit_count().await;
     assert_eq!(after, before, "a refused call changed something");
     app.finish().await;
 }

@@ -190,14 +190,7 @@ async fn console_refuses_signed_out_and_non_admin_callers(app: TestApp) {
             .unwrap()
             .to_owned(),
     };
-    let before = app
-        .server()
-        .state
-        .store
-        .list_audit_events(None, 1000)
-        .await
-        .unwrap()
-        .len();
+    let before = app.audit_count().await;
 
     for (method, template) in ROUTES {
         let path = path_of(template, &ids);
@@ -241,14 +234,7 @@ async fn console_refuses_signed_out_and_non_admin_callers(app: TestApp) {
             );
         }
     }
-    let after = app
-        .server()
-        .state
-        .store
-        .list_audit_events(None, 1000)
-        .await
-        .unwrap()
-        .len();
+    let after = app.audit_count().await;
     assert_eq!(after, before, "a refused request changed something");
     // The console session is no credential for the JSON API.
     let api = app

@@ -184,6 +184,17 @@ filter = "warn"
         self.http.request(method, format!("{}{path}", self.base))
     }
 
+    /// How many audit events are stored (to prove a refused request changed nothing).
+    pub(crate) async fn audit_count(&self) -> usize {
+        self.server()
+            .state
+            .store
+            .list_audit_events(None, 10_000)
+            .await
+            .unwrap()
+            .len()
+    }
+
     /// A GET of `path`.
     pub(crate) async fn get(&self, path: &str) -> Response {
         self.request(Method::GET, path).send().await.unwrap()

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
 use super::{ConsoleChrome, FieldError, lines, optional};
+use crate::admin::AdminError;
 use crate::admin::audiences::{
     self as audience_admin, AudienceClientBody, AudiencePatchBody, AudienceView, NewAudienceBody,
 };
-use crate::admin::{AdminError, SearchQuery};
 use crate::domain::ids::IdJagAudienceId;
 
 /// Where the audiences are.
@@ -153,12 +153,7 @@ async fn audiences_page(
     form: AudienceForm,
     error: Option<FieldError>,
 ) -> Result<AudiencesPage, AdminError> {
-    let query = SearchQuery {
-        limit: Some(50),
-        after: params.after,
-        q: Some(params.q.clone()),
-    };
-    let found = audience_admin::list(console.ctx(), query).await?;
+    let found = audience_admin::list(console.ctx(), params.query()).await?;
     Ok(AudiencesPage {
         chrome: console.chrome(NAV, params.flash.as_deref()),
         q: params.q,

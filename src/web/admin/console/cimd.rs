@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
 use super::{ConsoleChrome, FieldError, encoded, optional, timestamp};
+use crate::admin::AdminError;
 use crate::admin::cimd::{
     self as cimd_admin, CimdClientPatchBody, CimdClientView, HostRuleView, NewHostRuleBody,
 };
-use crate::admin::{AdminError, SearchQuery};
 
 /// The console section (the client lists).
 const SECTION: &str = "/admin/clients";
@@ -91,12 +91,7 @@ async fn cimd_page(
     form: HostRuleForm,
     error: Option<FieldError>,
 ) -> Result<CimdPage, AdminError> {
-    let query = SearchQuery {
-        limit: Some(50),
-        after: params.after,
-        q: Some(params.q.clone()),
-    };
-    let found = cimd_admin::list(console.ctx(), query).await?;
+    let found = cimd_admin::list(console.ctx(), params.query()).await?;
     let rules = cimd_admin::list_host_rules(console.ctx()).await?.items;
     let clients = found
         .items

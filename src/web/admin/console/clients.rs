@@ -13,9 +13,9 @@ use super::registration::parse_lifetime;
 use super::{
     ConsoleChrome, FieldError, encoded, jwk_set, jwk_set_text, lines, optional, timestamp,
 };
+use crate::admin::AdminError;
 use crate::admin::client_secrets::{self, NewSecretBody, SecretView};
 use crate::admin::clients::{self as client_admin, ClientPatchBody, ClientView, NewClientBody};
-use crate::admin::{AdminError, SearchQuery};
 use crate::domain::ids::ClientId;
 
 const SECTION: &str = "/admin/clients";
@@ -189,12 +189,7 @@ async fn clients_page(
     form: ClientForm,
     error: Option<FieldError>,
 ) -> Result<ClientsPage, AdminError> {
-    let query = SearchQuery {
-        limit: Some(50),
-        after: params.after,
-        q: Some(params.q.clone()),
-    };
-    let found = client_admin::list(console.ctx(), query).await?;
+    let found = client_admin::list(console.ctx(), params.query()).await?;
     Ok(ClientsPage {
         chrome: console.chrome(SECTION, params.flash.as_deref()),
         clients: found.items,

@@ -10,8 +10,8 @@ use serde::Deserialize;
 
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
 use super::{ConsoleChrome, FieldError, jwk_set, jwk_set_text, lines, optional};
+use crate::admin::AdminError;
 use crate::admin::idps::{self as idp_admin, IdpClientBody, IdpPatchBody, IdpView, NewIdpBody};
-use crate::admin::{AdminError, SearchQuery};
 use crate::domain::ids::IdpId;
 
 const SECTION: &str = "/admin/idps";
@@ -149,12 +149,7 @@ async fn idps_page(
     form: IdpForm,
     error: Option<FieldError>,
 ) -> Result<IdpsPage, AdminError> {
-    let query = SearchQuery {
-        limit: Some(50),
-        after: params.after,
-        q: Some(params.q.clone()),
-    };
-    let found = idp_admin::list(console.ctx(), query).await?;
+    let found = idp_admin::list(console.ctx(), params.query()).await?;
     Ok(IdpsPage {
         chrome: console.chrome(SECTION, params.flash.as_deref()),
         q: params.q,

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use super::{ConfirmPage, ConsoleAdmin, ConsoleChrome, FieldError};
-use crate::admin::{Actor, AdminContext, AdminError};
+use crate::admin::{Actor, AdminContext, AdminError, SearchQuery};
 use crate::state::AppState;
 use crate::web::pages::{PageError, render};
 use crate::web::responses::see_other;
@@ -246,6 +246,9 @@ impl ConsoleForm for ConfirmForm {
     }
 }
 
+/// How many items a console list shows a page.
+const PAGE_SIZE: u32 = 50;
+
 /// Paging, search and the flash of a list page.
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct ListParams {
@@ -256,4 +259,15 @@ pub(super) struct ListParams {
     /// The search text; empty: everything.
     #[serde(default)]
     pub(super) q: String,
+}
+
+impl ListParams {
+    /// The admin query for the page these parameters ask for.
+    pub(super) fn query(&self) -> SearchQuery {
+        SearchQuery {
+            limit: Some(PAGE_SIZE),
+            after: self.after.clone(),
+            q: Some(self.q.clone()),
+        }
+    }
 }

@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
 use super::{ConsoleChrome, FieldError, encoded, optional, timestamp};
+use crate::admin::AdminError;
 use crate::admin::initial_access_tokens::{
     self as token_admin, InitialAccessTokenView, NewInitialAccessTokenBody,
 };
-use crate::admin::{AdminError, SearchQuery};
 use crate::config::DcrMode;
 
 /// The console section (the client lists).
@@ -110,12 +110,7 @@ async fn registration_page(
     form: TokenForm,
     error: Option<FieldError>,
 ) -> Result<RegistrationPage, AdminError> {
-    let query = SearchQuery {
-        limit: Some(50),
-        after: params.after,
-        q: Some(params.q.clone()),
-    };
-    let found = token_admin::list(console.ctx(), query).await?;
+    let found = token_admin::list(console.ctx(), params.query()).await?;
     let revealed = console
         .state
         .sessions

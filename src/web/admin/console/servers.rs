@@ -10,10 +10,10 @@ use serde::Deserialize;
 
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
 use super::{ConsoleChrome, FieldError};
+use crate::admin::AdminError;
 use crate::admin::servers::{
     self as server_admin, NewServerBody, ScopeBody, ServerPatchBody, ServerView,
 };
-use crate::admin::{AdminError, SearchQuery};
 use crate::domain::ids::ServerId;
 
 const SECTION: &str = "/admin/servers";
@@ -147,12 +147,7 @@ async fn servers_page(
     form: ServerForm,
     error: Option<FieldError>,
 ) -> Result<ServersPage, AdminError> {
-    let query = SearchQuery {
-        limit: Some(50),
-        after: params.after,
-        q: Some(params.q.clone()),
-    };
-    let found = server_admin::list(console.ctx(), query).await?;
+    let found = server_admin::list(console.ctx(), params.query()).await?;
     Ok(ServersPage {
         chrome: console.chrome(SECTION, params.flash.as_deref()),
         servers: found.items,

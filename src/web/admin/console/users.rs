@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
 use super::{ConsoleChrome, FieldError, timestamp};
 use crate::admin::users::{self as user_admin, NewUserBody, UserPatchBody, UserView};
-use crate::admin::{AdminError, SearchQuery, grants};
+use crate::admin::{AdminError, grants};
 use crate::domain::ids::UserId;
 
 const SECTION: &str = "/admin/users";
@@ -148,12 +148,7 @@ async fn users_page(
     form: UserForm,
     error: Option<FieldError>,
 ) -> Result<UsersPage, AdminError> {
-    let query = SearchQuery {
-        limit: Some(50),
-        after: params.after,
-        q: Some(params.q.clone()),
-    };
-    let found = user_admin::list(console.ctx(), query).await?;
+    let found = user_admin::list(console.ctx(), params.query()).await?;
     Ok(UsersPage {
         chrome: console.chrome(SECTION, params.flash.as_deref()),
         users: found.items,
