@@ -190,10 +190,17 @@ async fn servers(browser: &Browser, app: &TestApp, shots: &Shots) {
         "{text}"
     );
     shots.save(browser, "server").await;
+    // Edited on its page: both scopes by default now.
+    browser
+        .fill_id("default_scopes", "docs:read docs:write")
+        .await;
+    browser.submit("Save").await;
+    let text = browser.text().await;
+    assert!(text.contains("MCP server saved."), "{text}");
     let servers = api_get(app, "/admin/api/v1/servers").await;
     let docs = item(&servers, "resource", "https://docs.example.com/mcp");
     assert_eq!(docs["name"], HOSTILE_NAME);
-    assert_eq!(docs["default_scopes"], json!(["docs:read"]));
+    assert_eq!(docs["default_scopes"], json!(["docs:read", "docs:write"]));
 
     // The search finds servers by resource URI, in any case.
     app.create_server(FILES, &["files:read"], &["files:read"])
@@ -259,8 +266,14 @@ async fn clients(browser: &Browser, app: &TestApp, shots: &Shots) {
     let text = browser.text().await;
     assert!(text.contains("New secret added"), "{text}");
     assert!(text.contains("shown only this once"), "{text}");
+    // Edited on its page: narrowed to one scope.
+    browser.fill_id("scope", "docs:read").await;
+    browser.submit("Save").await;
+    let text = browser.text().await;
+    assert!(text.contains("Client saved."), "{text}");
     let listed = api_get(app, "/admin/api/v1/clients?q=nightly").await;
     let nightly = item(&listed, "client_name", "Nightly agent");
+    assert_eq!(nightly["scope"], "docs:read", "{nightly}");
     let nightly_id = nightly["client_id"].as_str().unwrap();
     let secrets = api_get(app, &format!("/admin/api/v1/clients/{nightly_id}/secrets")).await;
     let expiring: Vec<i64> = secrets["items"]
@@ -432,12 +445,21 @@ async fn idps_and_audiences(browser: &Browser, app: &TestApp, shots: &Shots) {
     assert!(browser.text().await.contains("No trusted IdP matches."));
     browser.click_link("Show all").await;
     assert!(browser.text().await.contains("Corp IdP"));
+    // Edited on its page: it may also grant docs:write.
+    browser.click_link("Corp IdP").await;
+    browser.fill_id("scope", "docs:read docs:write").await;
+    browser.submit("Save").await;
+    let text = browser.text().await;
+    assert!(text.contains("IdP saved."), "{text}");
+    let idps = api_get(app, "/admin/api/v1/idps").await;
+    assert_eq!(idps["items"][0]["scope"], "docs:read docs:write", "{idps}");
 
     let clients = api_get(app, "/admin/api/v1/clients?q=nightly").await;
     let nightly = clients["items"][0]["client_id"]
         .as_str()
         .unwrap()
         .to_owned();
+    browser.navigate("Cross App Access").await;
     browser.navigate("ID-JAG audiences").await;
     browser
         .fill_id("issuer", "https://auth.tools.example")
@@ -469,6 +491,12 @@ async fn idps_and_audiences(browser: &Browser, app: &TestApp, shots: &Shots) {
     browser.navigate("ID-JAG audiences").await;
     shots.save(browser, "audiences").await;
     browser.click_link("Tools AS").await;
+    browser.fill_id("name", "Tools AS (staging)").await;
+    browser.submit("Save").await;
+    let text = browser.text().await;
+    assert!(text.contains("ID-JAG audience saved."), "{text}");
+    let audiences = api_get(app, "/admin/api/v1/id-jag-audiences").await;
+    assert_eq!(audiences["items"][0]["name"], "Tools AS (staging)");
     browser.click_link("Delete this audience…").await;
     browser.submit("Delete").await;
     let text = browser.text().await;
@@ -514,9 +542,10 @@ async fn registration_tokens(browser: &Browser, app: &TestApp, shots: &Shots) {
 /// The `href` of the first link on the page whose text is `text`.
 async fn first_link(browser: &Browser, text: &str) -> String {
     let html = browser.html().await;
-    let end = html
-        .find(&format!(">{text}</a>"))
-        .unwrap_or_else(|| panic!("no link {text:?}"));
+    let Some(end) = html.find(&format!(">{text}</a>")) else {
+        let url = browser.current_url().await;
+        panic!("no link {text:?} on {url}:\n{html}");
+    };
     let start = html[..end].rfind("href=\"").unwrap() + "href=\"".len();
     html[start..end].trim_end_matches('"').replace("&amp;", "&")
 }
