@@ -26,10 +26,13 @@ use tempfile::TempDir;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
-/// Headless, and nothing that reaches out to Google (there is no internet in CI).
+/// Headless, and nothing that reaches out to Google (there is no internet in CI). No
+/// back-forward cache: with it, Chromium may keep the page a test navigated away from
+/// answering for a moment (its markup read, or "not attached to an active page").
 const CHROMIUM_FLAGS: &str = "--headless --no-sandbox --disable-gpu --disable-quic \
     --no-first-run --disable-background-networking --disable-component-update --disable-sync \
-    --disable-dev-shm-usage --window-size=1280,1024";
+    --disable-dev-shm-usage --window-size=1280,1024 --disable-back-forward-cache \
+    --disable-features=BackForwardCache,ProactivelySwapBrowsingInstance";
 /// Collects the page's Content-Security-Policy violations in `window.__cspViolations`,
 /// so a click that the browser refuses to follow can say why.
 const RECORD_CSP_VIOLATIONS: &str = "window.__cspViolations = window.__cspViolations || []; \
