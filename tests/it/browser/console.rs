@@ -505,7 +505,7 @@ async fn idps_and_audiences(browser: &Browser, app: &TestApp, shots: &Shots) {
     assert_eq!(audiences["items"], json!([]));
 }
 
-/// A registration token issued (shown once) and revoked.
+/// A registration token (DCR-9's initial access token) issued, shown once, and revoked.
 async fn registration_tokens(browser: &Browser, app: &TestApp, shots: &Shots) {
     browser.navigate("Clients").await;
     browser.navigate("Registration tokens").await;
@@ -621,8 +621,8 @@ async fn deletions(browser: &Browser, app: &TestApp) {
 
 both_backends!(backend: console_operator_runs_the_server_from_the_browser);
 
-/// CIMD clients: one waiting for approval is approved, blocked (after a confirmation)
-/// and unblocked; host rules are added and deleted. Each change is audited.
+/// CIMD clients (CIMD-28): one waiting for approval is approved, blocked (after a
+/// confirmation) and unblocked; host rules are added and deleted. Each change is audited.
 async fn console_operator_approves_and_blocks_cimd_clients(backend: Backend) {
     let (app, docs) = crate::cimd::start(backend, "", "[cimd]\nrequire_approval = true").await;
     app.fixture().await;

@@ -9,9 +9,9 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
-use super::registration::parse_lifetime;
 use super::{
-    ConsoleChrome, FieldError, encoded, jwk_set, jwk_set_text, lines, optional, timestamp,
+    ConsoleChrome, FieldError, encoded, jwk_set, jwk_set_text, lines, optional, parse_lifetime,
+    timestamp,
 };
 use crate::admin::AdminError;
 use crate::admin::client_secrets::{self, NewSecretBody, SecretView};
@@ -213,19 +213,6 @@ pub(super) async fn list(console: Console, Query(params): Query<ListParams>) -> 
     console.show(StatusCode::OK, built)
 }
 
-/// Keeps a secret just made for the next page of this session, which shows it once.
-async fn reveal_once(console: &Console, secret: Option<&String>) -> Result<(), AdminError> {
-    if let Some(secret) = secret {
-        console
-            .state
-            .sessions
-            .keep_reveal(&console.admin.session, secret)
-            .await
-            .map_err(|e| AdminError::Internal(Box::new(e)))?;
-    }
-    Ok(())
-}
-
 pub(super) async fn create(console: Console, Checked(form): Checked<ClientForm>) -> Response {
     let created = async {
         let body = NewClientBody {
@@ -242,7 +229,7 @@ pub(super) async fn create(console: Console, Checked(form): Checked<ClientForm>)
             enabled: Some(form.enabled.is_some()),
         };
         let view = client_admin::create(console.ctx(), &console.actor(), body).await?;
-        reveal_once(&console, view.client_secret.as_ref()).await?;
+        console.reveal_once(view.client_secret.as_ref()).await?;
         Ok(view)
     }
     .await;
@@ -287,12 +274,7 @@ async fn client_page(
             secret,
         })
         .collect();
-    let revealed = console
-        .state
-        .sessions
-        .take_reveal(&console.admin.session)
-        .await
-        .map_err(|e| AdminError::Internal(Box::new(e)))?;
+    let revealed = console.revealed().await?;
     Ok(ClientPage {
         chrome: console.chrome(SECTION, flash),
         form: form.unwrap_or_else(|| ClientForm::from_view(&client)),
@@ -379,7 +361,7 @@ pub(super) async fn add_secret(
             .map(|seconds| u64::try_from(seconds).unwrap_or(0));
         let body = NewSecretBody { expires_in };
         let created = client_secrets::create(console.ctx(), &console.actor(), &id, body).await?;
-        reveal_once(&console, created.client_secret.as_ref()).await
+        console.reveal_once(created.client_secret.as_ref()).await
     }
     .await;
     console

@@ -112,6 +112,28 @@ impl Console {
         .render(&self.state, &self.headers)
     }
 
+    /// Keeps a secret just made (a client secret, a registration token) for the next
+    /// page of this session, which shows it once; never put in a URL.
+    pub(super) async fn reveal_once(&self, secret: Option<&String>) -> Result<(), AdminError> {
+        if let Some(secret) = secret {
+            self.state
+                .sessions
+                .keep_reveal(&self.admin.session, secret)
+                .await
+                .map_err(|e| AdminError::Internal(Box::new(e)))?;
+        }
+        Ok(())
+    }
+
+    /// The secret kept by [`Console::reveal_once`], taken (a reload shows it no more).
+    pub(super) async fn revealed(&self) -> Result<Option<String>, AdminError> {
+        self.state
+            .sessions
+            .take_reveal(&self.admin.session)
+            .await
+            .map_err(|e| AdminError::Internal(Box::new(e)))
+    }
+
     /// What a form's change comes to: done, a 303 to `to(value)`; the input was
     /// refused, the form shown `again` with the error next to its field (422);
     /// anything else, an error page.

@@ -276,6 +276,23 @@ fn optional(text: &str) -> Option<String> {
     (!text.is_empty()).then(|| text.to_owned())
 }
 
+/// A lifetime typed as a duration (`90d`, `12h 30m`) or a number of seconds; blank:
+/// `None`.
+fn parse_lifetime(field: &str, raw: &str) -> Result<Option<i64>, AdminError> {
+    let Some(raw) = optional(raw) else {
+        return Ok(None);
+    };
+    let seconds = match raw.parse::<u64>() {
+        Ok(seconds) => seconds,
+        Err(_) => humantime::parse_duration(&raw)
+            .map_err(|_| AdminError::invalid(field, "must be a duration such as 90d or 12h"))?
+            .as_secs(),
+    };
+    i64::try_from(seconds)
+        .map(Some)
+        .map_err(|_| AdminError::invalid(field, "is too long"))
+}
+
 /// A JWK Set typed into a textarea: `None` when blank, else its JSON (checked as a
 /// JWK Set by the admin use-case).
 fn jwk_set(text: &str) -> Result<Option<serde_json::Value>, AdminError> {
@@ -308,6 +325,15 @@ mod tests {
     fn timestamps_are_utc_calendar_times() {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00Z");
         assert_eq!(timestamp(1_767_225_600), "2026-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn lifetimes_are_durations_or_seconds() {
+        assert_eq!(parse_lifetime("f", "").ok(), Some(None));
+        assert_eq!(parse_lifetime("f", "3600").ok(), Some(Some(3600)));
+        assert_eq!(parse_lifetime("f", "7d").ok(), Some(Some(604_800)));
+        assert_eq!(parse_lifetime("f", "1h 30m").ok(), Some(Some(5400)));
+        assert!(parse_lifetime("f", "soon").is_err());
     }
 
     #[test]

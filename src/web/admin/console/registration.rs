@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::kit::{Checked, Confirm, ConfirmForm, Console, ConsoleForm, ListParams};
-use super::{ConsoleChrome, FieldError, encoded, optional, timestamp};
+use super::{ConsoleChrome, FieldError, encoded, optional, parse_lifetime, timestamp};
 use crate::admin::AdminError;
 use crate::admin::initial_access_tokens::{
     self as token_admin, InitialAccessTokenView, NewInitialAccessTokenBody,
@@ -56,23 +56,6 @@ impl TokenForm {
     }
 }
 
-/// A lifetime typed as a duration (`90d`, `12h 30m`) or a number of seconds; blank:
-/// `None`.
-pub(super) fn parse_lifetime(field: &str, raw: &str) -> Result<Option<i64>, AdminError> {
-    let Some(raw) = optional(raw) else {
-        return Ok(None);
-    };
-    let seconds = match raw.parse::<u64>() {
-        Ok(seconds) => seconds,
-        Err(_) => humantime::parse_duration(&raw)
-            .map_err(|_| AdminError::invalid(field, "must be a duration such as 90d or 12h"))?
-            .as_secs(),
-    };
-    i64::try_from(seconds)
-        .map(Some)
-        .map_err(|_| AdminError::invalid(field, "is too long"))
-}
-
 /// A token as a table row.
 struct TokenRow {
     token: InitialAccessTokenView,
@@ -111,12 +94,7 @@ async fn registration_page(
     error: Option<FieldError>,
 ) -> Result<RegistrationPage, AdminError> {
     let found = token_admin::list(console.ctx(), params.query()).await?;
-    let revealed = console
-        .state
-        .sessions
-        .take_reveal(&console.admin.session)
-        .await
-        .map_err(|e| AdminError::Internal(Box::new(e)))?;
+    let revealed = console.revealed().await?;
     let tokens = found
         .items
         .into_iter()
@@ -152,14 +130,7 @@ pub(super) async fn list(console: Console, Query(params): Query<ListParams>) -> 
 pub(super) async fn create(console: Console, Checked(form): Checked<TokenForm>) -> Response {
     let created = async {
         let view = token_admin::create(console.ctx(), &console.actor(), form.body()?).await?;
-        if let Some(token) = &view.token {
-            console
-                .state
-                .sessions
-                .keep_reveal(&console.admin.session, token)
-                .await
-                .map_err(|e| AdminError::Internal(Box::new(e)))?;
-        }
+        console.reveal_once(view.token.as_ref()).await?;
         Ok(view)
     }
     .await;
@@ -196,18 +167,4 @@ pub(super) async fn revoke(
     console.finish(revoked, |()| {
         "/admin/registration?flash=token-revoked".to_owned()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_lifetime;
-
-    #[test]
-    fn lifetimes_are_durations_or_seconds() {
-        assert_eq!(parse_lifetime("f", "").ok(), Some(None));
-        assert_eq!(parse_lifetime("f", "3600").ok(), Some(Some(3600)));
-        assert_eq!(parse_lifetime("f", "7d").ok(), Some(Some(604_800)));
-        assert_eq!(parse_lifetime("f", "1h 30m").ok(), Some(Some(5400)));
-        assert!(parse_lifetime("f", "soon").is_err());
-    }
 }
