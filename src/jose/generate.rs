@@ -63,7 +63,8 @@ pub(super) fn algorithm_name(algorithm: SigningAlgorithm) -> &'static str {
     }
 }
 
-/// The signing key jsonwebtoken uses, built once per key from its PKCS#8 form.
+/// jsonwebtoken's form of a private key, from which it derives the public JWK (signing
+/// uses the key prepared once in `signer`).
 pub(super) fn encoding_key(
     algorithm: SigningAlgorithm,
     pkcs8: &[u8],

@@ -10,11 +10,12 @@ use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{DecodingKey, Header, Validation};
 use serde::Serialize;
 use serde_json::Value;
 
 use super::generate;
+use super::signer::PreparedKey;
 use crate::audit::{self, Actor};
 use crate::clock::{UnixTime, seconds};
 use crate::config::{Settings, SigningAlgorithm};
@@ -40,8 +41,8 @@ pub enum KeyError {
     #[error("no active signing key")]
     NoActiveKey,
     /// Signing failed.
-    #[error("signing failed: {0}")]
-    Sign(#[from] jsonwebtoken::errors::Error),
+    #[error("signing failed")]
+    Signing,
     /// A stored key names an unknown algorithm.
     #[error("stored key {0} has an unknown algorithm")]
     UnknownAlgorithm(String),
@@ -83,7 +84,7 @@ impl KeyPolicy {
 struct LoadedKey {
     kid: String,
     algorithm: SigningAlgorithm,
-    encoding: EncodingKey,
+    signer: PreparedKey,
     decoding: DecodingKey,
     public_jwk: Value,
     publish_at: UnixTime,
@@ -281,7 +282,7 @@ impl KeyRing {
         let mut header = Header::new(generate::jws_algorithm(key.algorithm));
         header.typ = Some(typ.to_owned());
         header.kid = Some(key.kid.clone());
-        Ok(jsonwebtoken::encode(&header, claims, &key.encoding)?)
+        key.signer.sign_compact(&header, claims)
     }
 
     /// Verifies a JWS signed by one of our keys that is still published at `now`, with
@@ -399,7 +400,7 @@ impl KeyRing {
         Ok(LoadedKey {
             kid: record.kid.clone(),
             algorithm,
-            encoding: generate::encoding_key(algorithm, &pkcs8)?,
+            signer: PreparedKey::from_pkcs8(algorithm, &pkcs8)?,
             decoding: DecodingKey::from_jwk(&jwk).map_err(|_| KeyError::Generate)?,
             public_jwk,
             publish_at: record.publish_at,

@@ -4,6 +4,7 @@
 mod generate;
 pub mod keyring;
 mod remote_jwks;
+mod signer;
 mod verification_keys;
 
 pub use keyring::{KeyError, KeyPolicy, KeyRing, KeySummary};
