@@ -2,7 +2,9 @@
 //! case's unavoidable work, so the script can report mcp-authz as a ratio of what the
 //! hardware allows in the same run.
 //!
-//! - `POST /token`: sign one ES256 JWT (jsonwebtoken, key built once) and answer JSON;
+//! - `POST /token`: sign one ES256 JWT with `jsonwebtoken::encode` and answer JSON (the
+//!   `EncodingKey` is built once, but `encode` parses it into a key pair on every call,
+//!   which the server under test does not: its ratio on this case can pass 1);
 //! - `POST /assertion`: read the form, verify one ES256 assertion (`client_assertion`
 //!   or an ID-JAG in `assertion`), insert its `jti` into the same kind of database the
 //!   server under test uses;
