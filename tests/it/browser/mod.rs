@@ -389,8 +389,23 @@ impl Browser {
     }
 
     /// Saves a PNG screenshot of the window to `path`.
+    ///
+    /// ChromeDriver now and then refuses a screenshot of a page that has finished loading
+    /// ("aborted by navigation: Not attached to an active page": it still follows the
+    /// navigation that brought the page); the shot is for people to look at, so it is
+    /// taken again a few times before the test gives up.
     pub(crate) async fn screenshot(&self, path: &Path) {
-        let png = self.client.screenshot().await.must("take a screenshot");
+        let mut attempts = 0;
+        let png = loop {
+            attempts += 1;
+            match self.client.screenshot().await {
+                Ok(png) => break png,
+                Err(error) if attempts == 5 => {
+                    panic!("browser: cannot take a screenshot after {attempts} attempts: {error}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
         std::fs::write(path, png).must(&format!("write {}", path.display()));
     }
 
