@@ -97,10 +97,12 @@ mod tests {
     use super::*;
     use crate::jose::generate;
 
-    /// Each algorithm's compact JWS verifies with jsonwebtoken (an independent reader)
-    /// under the public JWK we publish, and carries the header as given.
+    /// TOK-1: each algorithm's compact JWS (ES256, EdDSA, and RS256, which must be
+    /// supported) verifies with jsonwebtoken (an independent reader) under the public JWK
+    /// we publish, and carries the header as given (`typ: at+jwt`, `kid`).
     #[test]
-    fn signed_compact_jws_verifies_with_jsonwebtoken() -> Result<(), Box<dyn std::error::Error>> {
+    fn tok_1_signed_compact_jws_verifies_with_jsonwebtoken()
+    -> Result<(), Box<dyn std::error::Error>> {
         for algorithm in [
             SigningAlgorithm::ES256,
             SigningAlgorithm::EdDSA,
