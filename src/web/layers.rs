@@ -8,7 +8,7 @@ use std::convert::Infallible;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower::{Service, ServiceBuilder};
@@ -17,7 +17,6 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
@@ -98,10 +97,7 @@ pub(super) fn bounded(router: Router<AppState>, settings: &Settings) -> Router<A
     let server = &settings.raw.server;
     router
         .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            server.request_timeout,
-        ))
+        .layer(super::deadline::DeadlineLayer::new(server.request_timeout))
 }
 
 /// Layers every response passes through, outermost first: request id, trace span,

@@ -4,6 +4,7 @@
 
 mod admin;
 mod client_ip;
+mod deadline;
 mod extract;
 mod layers;
 mod oauth;

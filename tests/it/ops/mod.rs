@@ -4,7 +4,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
 use crate::both_backends;
-use crate::harness::TestApp;
+use crate::harness::{Backend, TestApp};
 
 async fn health_readiness_and_metrics(app: TestApp) {
     assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
@@ -82,6 +82,38 @@ async fn oversized_bodies_are_refused_without_a_500(app: TestApp) {
     app.finish().await;
 }
 
+/// A client that sends its headers and then stops sending the body it announced gets
+/// `408 Request Timeout` after `server.request_timeout`, on a real socket. The guard
+/// around the read only stops a broken server from hanging the suite.
+async fn a_request_whose_body_never_arrives_is_answered_408(backend: Backend) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn_with(backend, "", "[server]\nrequest_timeout = \"1s\"\n").await;
+    let address = app.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let head = format!(
+        "POST /oauth2/token HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n\
+         grant_type=client_cre"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        stream.read_to_end(&mut answer),
+    )
+    .await;
+    assert!(read.is_ok(), "no answer to a stalled request");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
+        "{answer}"
+    );
+    // The connection is still fine for the next client.
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    app.finish().await;
+}
+
 async fn home_page_links_the_discovery_documents(app: TestApp) {
     let response = app.get("/").await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -128,3 +160,5 @@ both_backends!(
     home_page_links_the_discovery_documents,
     openapi_document_describes_the_admin_api,
 );
+
+both_backends!(backend: a_request_whose_body_never_arrives_is_answered_408);
