@@ -27,6 +27,9 @@ use crate::telemetry;
 /// How often every instance re-reads keys, checks whether rotation is due, and
 /// removes expired rows.
 const KEY_SCHEDULE_INTERVAL: Duration = Duration::from_secs(60);
+/// How often the metrics recorder folds the latency samples it holds into its
+/// histograms (the interval the Prometheus exporter's own upkeep task uses).
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +241,7 @@ pub async fn spawn_on(
     let state = build_state(settings, clock).await?;
     let shutdown = CancellationToken::new();
     spawn_key_schedule(&state, shutdown.clone());
+    spawn_metrics_upkeep(&state, shutdown.clone());
     state
         .store
         .spawn_revocation_feed(state.clock.clone(), shutdown.clone());
@@ -332,6 +336,22 @@ fn spawn_key_schedule(state: &AppState, shutdown: CancellationToken) {
                         Err(error) => tracing::warn!(%error, "cleanup of registered clients failed"),
                     }
                 }
+            }
+        }
+    });
+}
+
+/// The Prometheus recorder keeps every latency sample until something drains it: a
+/// scrape of `/metrics` does, and so does this task, so that a server nobody scrapes
+/// does not grow by one sample per request.
+fn spawn_metrics_upkeep(state: &AppState, shutdown: CancellationToken) {
+    let metrics = state.metrics.clone();
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                _ = ticks.tick() => metrics.run_upkeep(),
             }
         }
     });
