@@ -7,9 +7,8 @@ use std::convert::Infallible;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, header};
-use axum::middleware::{self, Next};
 use axum::response::Response;
 use tower::{Service, ServiceBuilder};
 use tower_http::cors::{Any, CorsLayer};
@@ -21,7 +20,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::config::Settings;
 use crate::state::AppState;
-use crate::telemetry;
 
 /// The request-id header, set when absent and echoed on the response.
 pub(super) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -119,7 +117,7 @@ pub(super) fn global(
 + use<> {
     let https = settings.issuer.as_str().starts_with("https://");
     let hsts = https.then(|| HeaderValue::from_static("max-age=31536000"));
-    let router = router.layer(middleware::from_fn(record_metrics));
+    let router = router.layer(super::request_metrics::RequestMetricsLayer);
     ServiceBuilder::new()
         .map_response(|response: axum::http::Response<_>| response.map(Body::new))
         .layer(SetRequestIdLayer::new(REQUEST_ID, RequestIds::new()))
@@ -152,7 +150,15 @@ impl RequestIds {
 impl MakeRequestId for RequestIds {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
         let n = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        HeaderValue::from_str(&format!("{}-{n}", self.prefix))
+        // Written by hand rather than with `format!`: this runs on every request, and
+        // the formatting machinery cost several times the rest of it.
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(n);
+        let mut id = String::with_capacity(self.prefix.len() + 1 + digits.len());
+        id.push_str(&self.prefix);
+        id.push('-');
+        id.push_str(digits);
+        HeaderValue::from_maybe_shared(bytes::Bytes::from(id))
             .ok()
             .map(RequestId::new)
     }
@@ -162,21 +168,34 @@ impl MakeRequestId for RequestIds {
 /// did not set its own (a page's CSP, a document's `Cache-Control`). One pass over the
 /// header map instead of one layer per header.
 fn security_headers(mut response: Response, hsts: Option<HeaderValue>) -> Response {
-    const FIXED: [(HeaderName, &str); 6] = [
-        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
-        (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
-        (header::CONTENT_SECURITY_POLICY, CSP),
+    // A `const`, so the values are checked once, at compile time: `from_static` called
+    // at run time checks every byte of the CSP again on every response.
+    const FIXED: [(HeaderName, HeaderValue); 6] = [
+        (
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+        (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
+        (
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CSP),
+        ),
         (
             HeaderName::from_static("cross-origin-opener-policy"),
-            "same-origin",
+            HeaderValue::from_static("same-origin"),
         ),
-        (header::CACHE_CONTROL, "no-store"),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
     ];
     let headers = response.headers_mut();
+    // Room for all of them at once rather than growing the map twice on the way.
+    headers.reserve(FIXED.len() + 1);
     for (name, value) in FIXED {
         if let header::Entry::Vacant(slot) = headers.entry(name) {
-            slot.insert(HeaderValue::from_static(value));
+            slot.insert(value);
         }
     }
     if let Some(hsts) = hsts
@@ -203,18 +222,49 @@ fn request_span(request: &Request) -> tracing::Span {
     )
 }
 
-/// Counts requests by route template and status and records their latency.
-async fn record_metrics(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "latency is a duration, not a clock reading"
-    )]
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    let (requests, latency) = telemetry::http_request_metrics(route, response.status().as_u16());
-    requests.increment(1);
-    latency.record(started.elapsed().as_secs_f64());
-    response
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id_of(ids: &mut RequestIds) -> String {
+        let request = axum::http::Request::new(());
+        let id = ids
+            .make_request_id(&request)
+            .map(|id| id.into_header_value());
+        id.and_then(|value| value.to_str().ok().map(str::to_owned))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn request_ids_are_the_process_prefix_and_a_counter() {
+        let mut ids = RequestIds::new();
+        let first = id_of(&mut ids);
+        let second = id_of(&mut ids);
+        assert_eq!(first, format!("{}-0", ids.prefix));
+        assert_eq!(second, format!("{}-1", ids.prefix));
+        let mut other_process = RequestIds::new();
+        assert_ne!(id_of(&mut other_process), first);
+    }
+
+    #[test]
+    fn sec_5_security_headers_fill_only_what_the_handler_left_unset() {
+        let mut response = Response::new(Body::empty());
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("max-age=60"),
+        );
+        let hsts = HeaderValue::from_static("max-age=31536000");
+        let response = security_headers(response, Some(hsts));
+        let headers = response.headers();
+        assert_eq!(headers[header::CACHE_CONTROL], "max-age=60");
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(headers[header::X_FRAME_OPTIONS], "DENY");
+        assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(headers[header::CONTENT_SECURITY_POLICY], CSP);
+        assert_eq!(headers["cross-origin-opener-policy"], "same-origin");
+        assert_eq!(
+            headers[header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000"
+        );
+    }
 }

@@ -10,6 +10,7 @@ mod layers;
 mod oauth;
 mod ops;
 mod pages;
+mod request_metrics;
 mod responses;
 mod session;
 mod well_known;
