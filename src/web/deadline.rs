@@ -85,35 +85,37 @@ mod tests {
 
     use super::*;
 
-    fn request() -> Request {
-        Request::new(Body::empty())
+    /// The status a 30 s deadline answers for a handler that takes `handler_time` and
+    /// then answers `201` (`None`: a handler that never answers).
+    async fn status_with_a_30s_deadline(handler_time: Option<Duration>) -> StatusCode {
+        let handler = service_fn(move |_: Request| async move {
+            match handler_time {
+                Some(time) => tokio::time::sleep(time).await,
+                None => pending::<()>().await,
+            }
+            Ok::<_, Infallible>(StatusCode::CREATED.into_response())
+        });
+        let Ok(response) = DeadlineLayer::new(Duration::from_secs(30))
+            .layer(handler)
+            .oneshot(Request::new(Body::empty()))
+            .await;
+        response.status()
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_request_still_waiting_at_the_deadline_is_answered_408() {
-        let stuck = service_fn(|_: Request| async {
-            pending::<()>().await;
-            Ok::<_, Infallible>(StatusCode::OK.into_response())
-        });
-        let response = DeadlineLayer::new(Duration::from_secs(30))
-            .layer(stuck)
-            .oneshot(request())
-            .await;
-        let Ok(response) = response;
-        assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            status_with_a_30s_deadline(None).await,
+            StatusCode::REQUEST_TIMEOUT
+        );
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_request_answered_before_the_deadline_keeps_its_answer() {
-        let slow = service_fn(|_: Request| async {
-            tokio::time::sleep(Duration::from_secs(29)).await;
-            Ok::<_, Infallible>(StatusCode::CREATED.into_response())
-        });
-        let response = DeadlineLayer::new(Duration::from_secs(30))
-            .layer(slow)
-            .oneshot(request())
-            .await;
-        let Ok(response) = response;
-        assert_eq!(response.status(), StatusCode::CREATED);
+        let just_in_time = Some(Duration::from_secs(29));
+        assert_eq!(
+            status_with_a_30s_deadline(just_in_time).await,
+            StatusCode::CREATED
+        );
     }
 }
