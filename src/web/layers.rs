@@ -88,13 +88,15 @@ pub(super) fn protocol(router: Router<AppState>) -> Router<AppState> {
     )
 }
 
-/// Routes that read a body or do real work get a body limit and a deadline. The
+/// Routes that read a body or do real work get a body limit and a deadline (which
+/// also bounds reading an oversized body before its `413`). The
 /// discovery documents (GET, answered from memory) skip both: they are the busiest
 /// read paths and have nothing to bound (ARCHITECTURE section 10).
 pub(super) fn bounded(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
     let server = &settings.raw.server;
     router
         .layer(RequestBodyLimitLayer::new(server.max_body_bytes))
+        .layer(super::oversized::OversizedLayer::new(server.max_body_bytes))
         .layer(super::deadline::DeadlineLayer::new(server.request_timeout))
 }
 

@@ -9,6 +9,7 @@ mod extract;
 mod layers;
 mod oauth;
 mod ops;
+mod oversized;
 mod pages;
 mod request_metrics;
 mod responses;

@@ -54,14 +54,15 @@ async fn register(
     let bearer = authorization(&headers).and_then(|value| bearer_token(&value));
     let admission = registrar.admit(address, bearer.as_deref()).await?;
     let limit = registrar.max_request_bytes();
-    let too_large = RegisterError::TooLarge { limit };
-    if content_length(&headers).is_some_and(|length| length > limit) {
-        return Err(too_large.into());
-    }
-    // A body that cannot be read within the limit is answered as too large (DCR-3).
-    let bytes = axum::body::to_bytes(body, limit)
+    // The whole body is read, however large (the server-wide limit bounds it), before a
+    // too-large one is refused (DCR-3): answering with bytes left unread would reset the
+    // connection under a client still sending them, and it would never see the 413.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
         .await
-        .map_err(|_| too_large)?;
+        .map_err(|_| RegisterError::TooLarge { limit })?;
+    if bytes.len() > limit {
+        return Err(RegisterError::TooLarge { limit }.into());
+    }
     let registered = registrar
         .register(admission, is_json(&headers), &bytes)
         .await?;
@@ -75,15 +76,6 @@ fn bearer_token(value: &str) -> Option<String> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then(|| token.to_owned())
-}
-
-fn content_length(headers: &HeaderMap) -> Option<usize> {
-    headers
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .parse()
-        .ok()
 }
 
 /// RFC 7591 section 3.1: the request is `application/json`.

@@ -172,9 +172,10 @@ impl Browser {
         }
     }
 
-    /// Opens `url` and waits for the page to load.
+    /// Opens `url` and waits for the page to load and show its document.
     pub(crate) async fn goto(&self, url: &str) {
         self.client.goto(url).await.must(&format!("open {url}"));
+        self.html().await;
     }
 
     /// Types `value` into the one `<input>` whose `<label>` reads `label` (linked by
@@ -322,18 +323,43 @@ impl Browser {
 
     /// The visible text of the page (`document.body.innerText`).
     pub(crate) async fn text(&self) -> String {
-        let script = "return document.body.innerText;";
-        let text = self
-            .client
-            .execute(script, Vec::new())
-            .await
-            .must("read the page text");
-        text.as_str().unwrap_or_default().to_owned()
+        self.read_until_present("the page text", async || {
+            let script = "return document.body ? document.body.innerText : '';";
+            let text = self.client.execute(script, Vec::new()).await?;
+            Ok(text.as_str().unwrap_or_default().to_owned())
+        })
+        .await
     }
 
     /// The page's markup (`document.documentElement.outerHTML`).
     pub(crate) async fn html(&self) -> String {
-        self.client.source().await.must("read the page source")
+        self.read_until_present("the page source", async || self.client.source().await)
+            .await
+    }
+
+    /// Reads `what` of the page until it is non-empty (every page here has markup and
+    /// text). Right after a navigation ChromeDriver now and then answers with an empty
+    /// document while it still attaches to the new page; a test reading that would look
+    /// for its text in nothing (and a "does not contain" check would pass vacuously).
+    async fn read_until_present(
+        &self,
+        what: &str,
+        read: impl AsyncFn() -> Result<String, fantoccini::error::CmdError>,
+    ) -> String {
+        let deadline = tokio::time::Instant::now() + NAVIGATION_WAIT;
+        loop {
+            let value = read().await.must(&format!("read {what}"));
+            if !value.trim().is_empty() {
+                return value;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!(
+                    "browser: {what} of {} stayed empty for {NAVIGATION_WAIT:?}",
+                    self.current_url().await
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// The address the browser is at now (after any redirects).

@@ -200,6 +200,49 @@ filter = "warn"
         self.request(Method::GET, path).send().await.unwrap()
     }
 
+    /// POSTs `body` on a raw connection in three parts with pauses between them, as a
+    /// slow client would, then reads the whole answer. `Err` carries the I/O error a
+    /// client would have seen (a reset connection, say) instead of an answer.
+    pub(crate) async fn post_slowly(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<String, String> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let address = self.base.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        stream
+            .write_all(head.as_bytes())
+            .await
+            .map_err(|e| format!("send the head: {e}"))?;
+        for (number, part) in body.chunks(body.len().div_ceil(3)).enumerate() {
+            stream
+                .write_all(part)
+                .await
+                .map_err(|e| format!("send part {} of the body: {e}", number + 1))?;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let mut answer = Vec::new();
+        // The guard only stops a broken server from hanging the suite.
+        tokio::time::timeout(
+            std::time::Duration::from_secs(60),
+            stream.read_to_end(&mut answer),
+        )
+        .await
+        .map_err(|_| "no answer within 60 s".to_owned())?
+        .map_err(|e| format!("read the answer: {e}"))?;
+        Ok(String::from_utf8_lossy(&answer).into_owned())
+    }
+
     /// An admin-API call with the bootstrap token and an optional JSON body.
     pub(crate) async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Response {
         let mut request = self.request(method, path).bearer_auth(ADMIN_TOKEN);

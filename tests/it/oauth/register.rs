@@ -320,6 +320,19 @@ async fn dcr_3_oversized_requests_are_413(app: TestApp) {
     // Past the server-wide body limit the generic 413 answers.
     body["software_statement"] = json!("x".repeat(70_000));
     assert_eq!(app.register(&body).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+    // A client still sending its too-large registration gets the RFC 7591 answer, not
+    // a reset connection: the body is read before the refusal.
+    body["software_statement"] = json!("x".repeat(60_000));
+    let raw = serde_json::to_vec(&body).unwrap();
+    let answer = app
+        .post_slowly("/oauth2/register", "application/json", &raw)
+        .await
+        .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 413 Payload Too Large\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("invalid_client_metadata"), "{answer}");
     assert!(client_ids(&app).await.is_empty());
     app.finish().await;
 }

@@ -82,6 +82,22 @@ async fn oversized_bodies_are_refused_without_a_500(app: TestApp) {
     app.finish().await;
 }
 
+/// A body over `server.max_body_bytes` is read before the `413` goes out, so a client
+/// still sending it gets the answer rather than a reset connection.
+async fn an_oversized_body_still_being_sent_gets_its_413(app: TestApp) {
+    let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(200_000));
+    let answer = app
+        .post_slowly("/admin/api/v1/servers", "application/json", huge.as_bytes())
+        .await
+        .unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 413 Payload Too Large\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("(65536 bytes)"), "{answer}");
+    app.finish().await;
+}
+
 /// A client that sends its headers and then stops sending the body it announced gets
 /// `408 Request Timeout` after `server.request_timeout`, on a real socket. The guard
 /// around the read only stops a broken server from hanging the suite.
@@ -157,6 +173,7 @@ both_backends!(
     health_readiness_and_metrics,
     sec_5_every_response_carries_security_headers_and_a_request_id,
     oversized_bodies_are_refused_without_a_500,
+    an_oversized_body_still_being_sent_gets_its_413,
     home_page_links_the_discovery_documents,
     openapi_document_describes_the_admin_api,
 );
