@@ -73,9 +73,12 @@ where
         match announced_length(&request) {
             Some(length) if length > self.limit => {
                 let limit = self.limit;
+                // A client that asked `Expect: 100-continue` has not sent its body yet and
+                // will not, once it has the answer: nothing to read.
+                let drain = length <= DRAIN_AT_MOST && !expects_continue(&request);
                 let body = request.into_body();
                 Either::Right(Box::pin(async move {
-                    if length <= DRAIN_AT_MOST {
+                    if drain {
                         discard(body).await;
                     }
                     Ok(too_large(limit))
@@ -95,6 +98,15 @@ fn announced_length(request: &Request) -> Option<u64> {
         .ok()?
         .parse()
         .ok()
+}
+
+/// Whether the client waits for `100 Continue` before sending its body (RFC 9110
+/// section 10.1.1).
+fn expects_continue(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::EXPECT)
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"100-continue"))
 }
 
 /// Reads `body` to its end (or its first error), keeping nothing.
@@ -162,6 +174,16 @@ mod tests {
         let body = axum::body::to_bytes(response.into_body(), 1024).await;
         let text = String::from_utf8(body.unwrap_or_default().to_vec()).unwrap_or_default();
         assert!(text.contains("(1024 bytes)"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_client_waiting_for_100_continue_is_answered_413_without_reading() {
+        let (mut request, read) = post(64 * 1024);
+        let expect = axum::http::HeaderValue::from_static("100-continue");
+        request.headers_mut().insert(header::EXPECT, expect);
+        let Ok(response) = limited_to_1024().oneshot(request).await;
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(read.load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]
