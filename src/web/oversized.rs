@@ -23,7 +23,7 @@ use tower::{Layer, Service};
 /// The largest announced body read and discarded to answer `413` cleanly. Past it the
 /// answer goes out at once: a client sending that much to an authorization server is
 /// not one a readable error would help.
-pub(super) const DRAIN_AT_MOST: u64 = 1024 * 1024;
+const DRAIN_AT_MOST: u64 = 1024 * 1024;
 
 /// Answers `413` to requests whose `Content-Length` exceeds `limit`.
 #[derive(Clone, Copy, Debug)]
